@@ -1,0 +1,112 @@
+//! The `reportlens` CLI: one thin subcommand per pipeline step.
+//!
+//! Exit codes: 0 success, 1 user error (one-line message on stderr), 2 internal error.
+
+// The crate root is src/bin/reportlens.rs, so submodules need explicit paths.
+#[path = "reportlens/bench.rs"]
+mod bench;
+#[path = "reportlens/check_numbers.rs"]
+mod check_numbers;
+#[path = "reportlens/convert.rs"]
+mod convert;
+#[path = "reportlens/extract.rs"]
+mod extract;
+#[path = "reportlens/generate.rs"]
+mod generate;
+#[path = "reportlens/jobs.rs"]
+mod jobs;
+#[path = "reportlens/plan.rs"]
+mod plan;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "reportlens",
+    version,
+    about = "Offline summaries and translations of long reports"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Extract a PDF, DOCX, TXT or MD file into blocks.
+    Extract(extract::Args),
+    /// Count the document's tokens against the model's context.
+    Plan(plan::Args),
+    /// Generate text from a prompt, streamed to stdout.
+    Generate(generate::Args),
+    /// Measure load time, prefill and decode speed, and peak memory.
+    Bench(bench::Args),
+    /// Check every figure in an output against the source document.
+    CheckNumbers(check_numbers::Args),
+    /// Write a quantized Llama GGUF from a model directory (Index-1.9B) or a GGUF.
+    Convert(convert::Args),
+    /// Summarize a document (a resumable job; figures checked against the source).
+    Summarize(jobs::SummarizeArgs),
+    /// Translate a document block by block, for the side-by-side view.
+    Translate(jobs::TranslateArgs),
+    /// Continue an unfinished (cancelled, failed or killed) job.
+    Resume(jobs::ResumeArgs),
+    /// List past jobs (or delete one).
+    Jobs(jobs::JobsArgs),
+    /// Export a finished job to Markdown or DOCX.
+    Export(jobs::ExportArgs),
+}
+
+/// A failure the user can fix (bad file, missing model): exit code 1.
+#[derive(Debug)]
+pub struct UserError(pub String);
+
+impl std::fmt::Display for UserError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for UserError {}
+
+/// Wrap an engine error that is the user's to fix.
+pub fn user(e: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::Error::new(UserError(e.to_string()))
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Extract(a) => extract::run(a),
+        Command::Plan(a) => plan::run(a),
+        Command::Generate(a) => generate::run(a),
+        Command::Bench(a) => bench::run(a),
+        Command::CheckNumbers(a) => check_numbers::run(a),
+        Command::Convert(a) => convert::run(a),
+        Command::Summarize(a) => jobs::summarize(a),
+        Command::Translate(a) => jobs::translate(a),
+        Command::Resume(a) => jobs::resume(a),
+        Command::Jobs(a) => jobs::jobs(a),
+        Command::Export(a) => jobs::export_job(a),
+    };
+    if let Err(e) = result {
+        if let Some(u) = e.downcast_ref::<UserError>() {
+            eprintln!("error: {u}");
+            std::process::exit(1);
+        }
+        eprintln!("internal error: {e:#}");
+        std::process::exit(2);
+    }
+}
+
+/// The model to use: the one given, else the fetched test model.
+pub fn resolve_model(given: Option<std::path::PathBuf>) -> anyhow::Result<std::path::PathBuf> {
+    match given {
+        Some(p) => Ok(p),
+        None => reportlens::paths::default_model().ok_or_else(|| {
+            user(format!(
+                "no model given and the test model is not at {}; pass --model or run models/fetch-test-models",
+                reportlens::paths::test_model_path().display()
+            ))
+        }),
+    }
+}

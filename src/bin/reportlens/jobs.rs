@@ -1,0 +1,382 @@
+//! `summarize`, `translate`, `resume`, `jobs`, `export`: jobs in the store,
+//! with a progress bar and Ctrl-C as cancel (finished passes are kept).
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use candle_core::DType;
+use indicatif::{ProgressBar, ProgressStyle};
+use reportlens::export::{self, ExportFormat};
+use reportlens::model::{device, load_engine, LoadOptions};
+use reportlens::store::{JobId, Store};
+use reportlens::tasks::{self, JobEvent, JobOutcome, JobRequest, JobResult, TaskError};
+use reportlens::{Lang, Strategy, SummaryMode, TaskSpec};
+
+/// Options shared by every command that runs a model.
+#[derive(clap::Args, Clone)]
+pub struct RunArgs {
+    /// Plan for a smaller context than the model's (less memory, more passes).
+    #[arg(long)]
+    context: Option<usize>,
+    /// CPU threads (default: all physical cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Run on the CPU even when a GPU is available.
+    #[arg(long)]
+    cpu: bool,
+    /// Keep the KV cache in f16 (half the memory).
+    #[arg(long)]
+    kv_f16: bool,
+    /// Print the result (and its figure findings) as JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Write the result to this file: .md or .docx (translations: bilingual).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub struct SummarizeArgs {
+    file: PathBuf,
+    /// Model: a GGUF file or a model directory (default: the test model).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Language of the summary.
+    #[arg(long, default_value = "en")]
+    lang: Lang,
+    /// general, or financial: key figures, drivers, outlook, risks.
+    #[arg(long, default_value = "general")]
+    mode: Mode,
+    /// whole, map-reduce or head-tail (default: whole when it fits, else map-reduce).
+    #[arg(long)]
+    strategy: Option<Strategy>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum Mode {
+    General,
+    Financial,
+}
+
+#[derive(clap::Args)]
+pub struct TranslateArgs {
+    file: PathBuf,
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Target language.
+    #[arg(long)]
+    to: Lang,
+    /// Your own glossary (English<TAB>Chinese per line) on top of the shipped finance terms.
+    #[arg(long)]
+    glossary: Option<PathBuf>,
+    /// With --out: write only the translation, not the two-column bilingual file.
+    #[arg(long)]
+    target_only: bool,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(clap::Args)]
+pub struct ResumeArgs {
+    /// The job id (`reportlens jobs` lists them).
+    job: JobId,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(clap::Args)]
+pub struct JobsArgs {
+    #[arg(long)]
+    json: bool,
+    /// Delete this job and its stored passes.
+    #[arg(long)]
+    delete: Option<JobId>,
+}
+
+#[derive(clap::Args)]
+pub struct ExportArgs {
+    job: JobId,
+    /// .md or .docx
+    #[arg(long)]
+    out: PathBuf,
+    /// Two columns, source beside translation (translations only).
+    #[arg(long)]
+    bilingual: bool,
+}
+
+pub fn summarize(a: SummarizeArgs) -> anyhow::Result<()> {
+    let task = TaskSpec::Summarize {
+        lang: a.lang,
+        mode: match a.mode {
+            Mode::General => SummaryMode::General,
+            Mode::Financial => SummaryMode::Financial,
+        },
+    };
+    let req = JobRequest {
+        file: a.file,
+        model: crate::resolve_model(a.model)?,
+        task,
+        strategy: a.strategy,
+        context: a.run.context,
+        glossary: None,
+    };
+    submit_and_run(req, &a.run, false)
+}
+
+pub fn translate(a: TranslateArgs) -> anyhow::Result<()> {
+    let req = JobRequest {
+        file: a.file,
+        model: crate::resolve_model(a.model)?,
+        task: TaskSpec::Translate { to: a.to },
+        strategy: None,
+        context: a.run.context,
+        glossary: a.glossary,
+    };
+    submit_and_run(req, &a.run, !a.target_only)
+}
+
+fn submit_and_run(req: JobRequest, run: &RunArgs, bilingual: bool) -> anyhow::Result<()> {
+    let mut store = Store::open_default().map_err(crate::user)?;
+    let model = req.model.clone();
+    let id = tasks::submit(&mut store, &req).map_err(task_err)?;
+    eprintln!("job {id}");
+    execute(&mut store, id, &model, run, bilingual)
+}
+
+pub fn resume(a: ResumeArgs) -> anyhow::Result<()> {
+    let mut store = Store::open_default().map_err(crate::user)?;
+    let job = store.get_job(a.job).map_err(crate::user)?;
+    let model = PathBuf::from(&job.model_path);
+    let bilingual = job.task == reportlens::store::TaskKind::Translate;
+    eprintln!(
+        "resuming job {} ({} of its passes are done)",
+        job.id, job.done_chunks
+    );
+    execute(&mut store, a.job, &model, &a.run, bilingual)
+}
+
+fn execute(
+    store: &mut Store,
+    id: JobId,
+    model: &Path,
+    run: &RunArgs,
+    bilingual: bool,
+) -> anyhow::Result<()> {
+    if let Some(n) = run.threads {
+        device::set_cpu_threads(n);
+    }
+    let job = store.get_job(id).map_err(crate::user)?;
+    let settings = tasks::job_settings(&job).map_err(task_err)?;
+    let load = LoadOptions {
+        force_cpu: run.cpu,
+        kv_dtype: if run.kv_f16 { DType::F16 } else { DType::F32 },
+        max_tokens: settings.context.or(run.context),
+        ..Default::default()
+    };
+    let mut engine = load_engine(model, &load).map_err(crate::user)?;
+    let cancel = Arc::new(AtomicBool::new(false));
+    {
+        let c = cancel.clone();
+        // First Ctrl-C cancels cleanly (finished passes stay); a second one exits at once.
+        let _ = ctrlc::set_handler(move || {
+            if c.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+            eprintln!("\ncancelling: finished passes are kept (`reportlens resume {id}`)");
+        });
+    }
+    let mut bar = Bar::new();
+    let outcome = tasks::run_job(store, &mut engine, id, Some(cancel), &mut |e| bar.event(e));
+    bar.done();
+    match outcome.map_err(task_err)? {
+        JobOutcome::Cancelled { passes_done } => Err(crate::user(format!(
+            "job {id} cancelled after {passes_done} passes; `reportlens resume {id}` continues it"
+        ))),
+        JobOutcome::Done(result) => deliver(&result, run.json, run.out.as_deref(), bilingual),
+    }
+}
+
+fn deliver(
+    result: &JobResult,
+    json: bool,
+    out: Option<&Path>,
+    bilingual: bool,
+) -> anyhow::Result<()> {
+    if let Some(path) = out {
+        write_export(result, path, bilingual)?;
+        eprintln!("wrote {}", path.display());
+    }
+    let c = result.findings().counts;
+    if json {
+        println!("{}", serde_json::to_string_pretty(result)?);
+    } else if out.is_none() {
+        let content = result.export_content();
+        let format = if bilingual {
+            ExportFormat::BilingualMarkdown
+        } else {
+            ExportFormat::Markdown
+        };
+        let bytes = export::render(&content, format).map_err(crate::user)?;
+        println!("{}", String::from_utf8_lossy(&bytes));
+    }
+    eprintln!(
+        "figures: {} checked — {} verified, {} approximate, {} mismatch, {} unsupported",
+        c.total, c.verified, c.approximate, c.mismatch, c.unsupported
+    );
+    Ok(())
+}
+
+fn write_export(result: &JobResult, path: &Path, bilingual: bool) -> anyhow::Result<()> {
+    let bilingual = bilingual && matches!(result, JobResult::Translation { .. });
+    let format = ExportFormat::from_path(path, bilingual)
+        .ok_or_else(|| crate::user(format!("{}: use a .md or .docx file name", path.display())))?;
+    export::write(&result.export_content(), format, path).map_err(crate::user)
+}
+
+pub fn jobs(a: JobsArgs) -> anyhow::Result<()> {
+    let mut store = Store::open_default().map_err(crate::user)?;
+    if let Some(id) = a.delete {
+        store.delete_job(id).map_err(crate::user)?;
+        eprintln!("deleted job {id}");
+        return Ok(());
+    }
+    let list = store.list_jobs().map_err(crate::user)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(());
+    }
+    if list.is_empty() {
+        println!("no jobs yet");
+    }
+    for j in list {
+        let total = j
+            .total_chunks
+            .map(|t| t.to_string())
+            .unwrap_or_else(|| "?".into());
+        println!(
+            "{:>4}  {:<9}  {:<9}  {}/{} passes  {}  ({})",
+            j.id, j.task, j.status, j.done_chunks, total, j.document_name, j.model_id
+        );
+    }
+    Ok(())
+}
+
+pub fn export_job(a: ExportArgs) -> anyhow::Result<()> {
+    let store = Store::open_default().map_err(crate::user)?;
+    let result = tasks::load_result(&store, a.job).map_err(task_err)?;
+    write_export(&result, &a.out, a.bilingual)?;
+    eprintln!("wrote {}", a.out.display());
+    Ok(())
+}
+
+/// Engine failures inside a job are internal errors; everything else
+/// (bad file, missing job, glossary) is the user's to fix.
+fn task_err(e: TaskError) -> anyhow::Error {
+    match e {
+        TaskError::Generate(reportlens::model::GenerateError::Compute(_)) => anyhow::Error::new(e),
+        other => crate::user(other),
+    }
+}
+
+/// The progress bar: one step per pass; the message says what the pass is doing.
+struct Bar {
+    pb: ProgressBar,
+    tokens: usize,
+    started: std::time::Instant,
+    eta: Option<f64>,
+    kind: String,
+}
+
+impl Bar {
+    fn new() -> Self {
+        let pb = ProgressBar::new(0);
+        pb.set_style(
+            ProgressStyle::with_template("{spinner} pass {pos}/{len} [{bar:24}] {msg}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        Bar {
+            pb,
+            tokens: 0,
+            started: std::time::Instant::now(),
+            eta: None,
+            kind: String::new(),
+        }
+    }
+
+    fn event(&mut self, e: &JobEvent) {
+        match e {
+            JobEvent::Planned { plan, .. } => {
+                self.pb.set_length(plan.passes.len() as u64);
+                self.pb.println(format!(
+                    "plan: {:?}, {} passes, {} document tokens in a {}-token context{}",
+                    plan.strategy,
+                    plan.passes.len(),
+                    plan.budget.document_tokens,
+                    plan.budget.context_length,
+                    plan.estimated_seconds
+                        .map(|s| format!(", about {} on this machine", human_secs(s)))
+                        .unwrap_or_default()
+                ));
+                if let Some(d) = &plan.dropped {
+                    self.pb.println(format!(
+                        "head-tail drops {} tokens (blocks {}–{})",
+                        d.tokens, d.first_block, d.last_block
+                    ));
+                }
+            }
+            JobEvent::PassStarted { pass, kind, .. } => {
+                self.pb.set_position(*pass as u64);
+                self.tokens = 0;
+                self.started = std::time::Instant::now();
+                self.kind = format!("{kind:?}").to_lowercase();
+                self.pb.set_message(format!("{}: starting", self.kind));
+            }
+            JobEvent::Prefill { done, total, .. } => {
+                self.pb
+                    .set_message(format!("{}: reading {done}/{total} tokens", self.kind));
+            }
+            JobEvent::Token { .. } => {
+                self.tokens += 1;
+                let tps = self.tokens as f64 / self.started.elapsed().as_secs_f64().max(1e-3);
+                let left = self
+                    .eta
+                    .map(|s| format!(" · ~{} left", human_secs(s)))
+                    .unwrap_or_default();
+                self.pb.set_message(format!(
+                    "{}: writing, {} tokens, {tps:.1} tok/s{left}",
+                    self.kind, self.tokens
+                ));
+            }
+            JobEvent::PassFinished {
+                pass,
+                reused,
+                eta_seconds,
+                ..
+            } => {
+                self.pb.set_position(*pass as u64 + 1);
+                self.eta = *eta_seconds;
+                if *reused {
+                    self.pb
+                        .println(format!("pass {}: reused from the store", pass + 1));
+                }
+            }
+            JobEvent::Finished { .. } | JobEvent::Cancelled { .. } | JobEvent::Failed { .. } => {}
+        }
+    }
+
+    fn done(&self) {
+        self.pb.finish_and_clear();
+    }
+}
+
+fn human_secs(s: f64) -> String {
+    let s = s.round() as u64;
+    if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    }
+}

@@ -1,0 +1,81 @@
+use serde::{Deserialize, Serialize};
+
+/// The file formats ReportLens reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Pdf,
+    Docx,
+    Txt,
+    Md,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BlockKind {
+    Heading,
+    Paragraph,
+    Table,
+    ListItem,
+}
+
+/// One unit of reading order: a heading, a paragraph, a list item or a table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Block {
+    pub kind: BlockKind,
+    /// The block's text; for tables, rows joined by newlines and cells by tabs.
+    pub text: String,
+    /// 1-based page number, for formats that have pages (PDF).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page: Option<u32>,
+    /// 0-based index of the source paragraph/element, for formats without pages (DOCX, text).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<u32>,
+    /// Table rows and cells, for `BlockKind::Table`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cells: Option<Vec<Vec<String>>>,
+}
+
+impl Block {
+    pub fn new(kind: BlockKind, text: impl Into<String>) -> Self {
+        Self {
+            kind,
+            text: text.into(),
+            page: None,
+            index: None,
+            cells: None,
+        }
+    }
+}
+
+/// An extracted document: where it came from and its blocks in reading order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Document {
+    /// The path the document was read from.
+    pub source: String,
+    /// The file name shown to the user.
+    pub name: String,
+    pub format: Format,
+    /// Number of pages, for formats that have pages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pages: Option<u32>,
+    pub blocks: Vec<Block>,
+}
+
+impl Document {
+    /// The text the model reads: blocks in order, separated by blank lines.
+    pub fn plain_text(&self) -> String {
+        let mut out = String::new();
+        for b in &self.blocks {
+            if !out.is_empty() {
+                out.push_str("\n\n");
+            }
+            out.push_str(&b.text);
+        }
+        out
+    }
+
+    pub fn char_count(&self) -> usize {
+        self.blocks.iter().map(|b| b.text.chars().count()).sum()
+    }
+}

@@ -1,0 +1,166 @@
+//! CPU causal attention over the KV cache, one (query row, head) at a time
+//! with an online softmax: memory stays O(chunk), never O(chunk x context).
+//!
+//! With an f16 cache the arithmetic follows llama.cpp's CPU flash-attention
+//! kernel for short batches (`flash_attn_ext_f16_one_chunk`): the query is
+//! rounded to f16 like the keys, scores accumulate in f32, and the value
+//! accumulator is kept in f16. With an f32 cache everything is f32 (the
+//! default: it reproduces more of llama.cpp's reference completions).
+use candle_core::{DType, Device, Result, Storage, Tensor};
+use half::f16;
+
+/// Attention of `q` `(L, H, D)` (f32, positions `offset..offset+L`) over the
+/// cached `k`, `v` `(offset + L, H_kv, D)` (both f32 or both f16).
+/// Returns `(L, H * D)` f32.
+pub fn causal_attention_cpu(q: &Tensor, k: &Tensor, v: &Tensor, offset: usize) -> Result<Tensor> {
+    let (l, nh, d) = q.dims3()?;
+    let (s, nkv, dk) = k.dims3()?;
+    if dk != d || v.dims3()? != (s, nkv, d) || s != offset + l || nh % nkv != 0 {
+        candle_core::bail!(
+            "attention shapes q {:?} k {:?} v {:?} offset {offset}",
+            q.dims(),
+            k.dims(),
+            v.dims()
+        );
+    }
+    let q = q.to_dtype(DType::F32)?.contiguous()?;
+    let (k, v) = (k.contiguous()?, v.contiguous()?);
+    let mut out = vec![0f32; l * nh * d];
+    let shape = Shape {
+        l,
+        nh,
+        nkv,
+        d,
+        offset,
+        scale: 1.0 / (d as f32).sqrt(),
+    };
+    let (qg, ql) = q.storage_and_layout();
+    let q_data = cpu_slice::<f32>(&qg, ql.start_offset())?;
+    match k.dtype() {
+        DType::F32 => {
+            let (kg, kl) = k.storage_and_layout();
+            let (vg, vl) = v.storage_and_layout();
+            let kd = cpu_slice::<f32>(&kg, kl.start_offset())?;
+            let vd = cpu_slice::<f32>(&vg, vl.start_offset())?;
+            run(&shape, q_data, kd, vd, &mut out, row_f32);
+        }
+        DType::F16 => {
+            let (kg, kl) = k.storage_and_layout();
+            let (vg, vl) = v.storage_and_layout();
+            let kd = cpu_slice::<f16>(&kg, kl.start_offset())?;
+            let vd = cpu_slice::<f16>(&vg, vl.start_offset())?;
+            run(&shape, q_data, kd, vd, &mut out, row_f16);
+        }
+        dt => candle_core::bail!("KV cache type {dt:?} is not supported on the CPU"),
+    }
+    Tensor::from_vec(out, (l, nh * d), &Device::Cpu)
+}
+
+#[derive(Clone, Copy)]
+struct Shape {
+    l: usize,
+    nh: usize,
+    nkv: usize,
+    d: usize,
+    offset: usize,
+    scale: f32,
+}
+
+type RowFn<T> = fn(&Shape, &[f32], &[T], &[T], usize, usize, &mut [f32]);
+
+/// Splits the (row, head) pairs over candle's CPU thread pool.
+fn run<T: Sync>(sh: &Shape, q: &[f32], k: &[T], v: &[T], out: &mut [f32], row: RowFn<T>) {
+    let units = sh.l * sh.nh;
+    let out_ptr = out.as_mut_ptr() as usize;
+    let d = sh.d;
+    candle_core::utils::barrier_pool().execute_chunked(units, |range| {
+        for u in range {
+            let (i, h) = (u / sh.nh, u % sh.nh);
+            // SAFETY: each unit writes its own disjoint `d`-long slice of `out`,
+            // which outlives the pool call.
+            let dst =
+                unsafe { std::slice::from_raw_parts_mut((out_ptr as *mut f32).add(u * d), d) };
+            let qrow = &q[u * d..(u + 1) * d];
+            row(sh, qrow, k, v, i, h, dst);
+        }
+    });
+}
+
+/// f32 cache: plain online softmax in f32.
+fn row_f32(sh: &Shape, q: &[f32], k: &[f32], v: &[f32], i: usize, h: usize, dst: &mut [f32]) {
+    let (d, kvh) = (sh.d, h / (sh.nh / sh.nkv));
+    let stride = sh.nkv * d;
+    let mut m = f32::NEG_INFINITY;
+    let mut sum = 0f32;
+    dst.fill(0.0);
+    for j in 0..=sh.offset + i {
+        let base = j * stride + kvh * d;
+        let krow = &k[base..base + d];
+        let score = q.iter().zip(krow).map(|(a, b)| a * b).sum::<f32>() * sh.scale;
+        let (ms, vs) = if score > m {
+            let ms = (m - score).exp();
+            m = score;
+            (ms, 1.0)
+        } else {
+            (1.0, (score - m).exp())
+        };
+        let vrow = &v[base..base + d];
+        for (a, &x) in dst.iter_mut().zip(vrow) {
+            *a = *a * ms + x * vs;
+        }
+        sum = sum * ms + vs;
+    }
+    let inv = 1.0 / sum;
+    dst.iter_mut().for_each(|a| *a *= inv);
+}
+
+/// f16 cache, llama.cpp's numerics: q rounded to f16, f32 scores, f16 value
+/// accumulator rescaled in place.
+fn row_f16(sh: &Shape, q: &[f32], k: &[f16], v: &[f16], i: usize, h: usize, dst: &mut [f32]) {
+    let (d, kvh) = (sh.d, h / (sh.nh / sh.nkv));
+    let stride = sh.nkv * d;
+    let q16: Vec<f32> = q.iter().map(|&x| f16::from_f32(x).to_f32()).collect();
+    let mut acc = vec![f16::ZERO; d];
+    let mut m = f32::NEG_INFINITY;
+    let mut sum = 0f32;
+    for j in 0..=sh.offset + i {
+        let base = j * stride + kvh * d;
+        let krow = &k[base..base + d];
+        let score = q16
+            .iter()
+            .zip(krow)
+            .map(|(a, b)| a * b.to_f32())
+            .sum::<f32>()
+            * sh.scale;
+        let mut ms = 1.0f32;
+        let mut vs = 1.0f32;
+        if score > m {
+            ms = (m - score).exp();
+            m = score;
+            for a in acc.iter_mut() {
+                *a = f16::from_f32(a.to_f32() * ms);
+            }
+        } else {
+            vs = (score - m).exp();
+        }
+        let vrow = &v[base..base + d];
+        for (a, x) in acc.iter_mut().zip(vrow) {
+            *a = f16::from_f32(a.to_f32() + x.to_f32() * vs);
+        }
+        sum = sum * ms + vs;
+    }
+    let inv = 1.0 / sum;
+    for (o, a) in dst.iter_mut().zip(&acc) {
+        *o = a.to_f32() * inv;
+    }
+}
+
+fn cpu_slice<'a, T: candle_core::WithDType>(
+    g: &'a candle_core::StorageRef<'_>,
+    start: usize,
+) -> Result<&'a [T]> {
+    match &**g {
+        Storage::Cpu(cpu) => Ok(&cpu.as_slice::<T>()?[start..]),
+        _ => candle_core::bail!("expected CPU storage"),
+    }
+}

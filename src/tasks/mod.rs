@@ -1,0 +1,46 @@
+//! Plan -> Output: summaries (whole, head-tail, map-reduce) and block-by-block
+//! translations, run as resumable jobs in the store, checked by the figure
+//! checker when they finish.
+mod events;
+pub mod glossary;
+mod result;
+mod runner;
+mod speed;
+pub mod summarize;
+pub mod translate;
+
+use crate::ingest::IngestError;
+use crate::model::{GenerateError, ModelError};
+use crate::plan::PlanError;
+use crate::store::{JobId, JobStatus, StoreError};
+
+pub use events::JobEvent;
+pub use glossary::{Glossary, GlossaryError};
+pub use result::{FigureMark, Findings, JobResult, MarkCounts, SourceFigure};
+pub use runner::{
+    edit_translation, job_settings, load_result, model_id, run_job, submit, JobOutcome, JobRequest,
+    JobSettings, REPETITION_PENALTY,
+};
+pub use speed::{load as load_speed, record as record_speed};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TaskError {
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error(transparent)]
+    Generate(#[from] GenerateError),
+    #[error(transparent)]
+    Glossary(#[from] GlossaryError),
+    #[error("job {job} cannot be used: {detail}")]
+    BadJob { job: JobId, detail: String },
+    #[error("job {job} is {status}, not done: `reportlens resume {job}` finishes it")]
+    NotFinished { job: JobId, status: JobStatus },
+    #[error("the model wrote nothing for the final pass ({pass}); try another model or a smaller --context")]
+    EmptyOutput { pass: usize },
+}

@@ -1,0 +1,731 @@
+//! Runs a job pass by pass against the store: every finished pass is
+//! checkpointed before the next starts, so a crash, a kill or a cancel loses at
+//! most the pass in flight, and a resumed (or repeated) job reuses what is done.
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ingest::{self, Document};
+use crate::model::{self, Engine, GenerateOptions, Sampling, StopReason};
+use crate::plan::{self, PassKind, Plan, PlanOptions, Speed, Strategy};
+use crate::prompt::{Lang, PromptFamily, TaskSpec};
+use crate::store::{self, ChunkStats, JobId, JobRecord, JobStatus, NewJob, Store, TaskKind};
+
+use super::events::JobEvent;
+use super::glossary::Glossary;
+use super::result::{check_against, FigureMark, Findings, JobResult, SourceFigure};
+use super::summarize::{self, PassInput};
+use super::translate;
+use super::{speed, TaskError};
+
+/// Repetition penalty for every pass: the Index demo's greedy setting.
+pub const REPETITION_PENALTY: f32 = 1.1;
+
+/// What the user asked to run.
+#[derive(Debug, Clone)]
+pub struct JobRequest {
+    pub file: PathBuf,
+    /// A GGUF file or a model directory.
+    pub model: PathBuf,
+    pub task: TaskSpec,
+    /// `None`: whole when it fits, else map-reduce.
+    pub strategy: Option<Strategy>,
+    /// Plan for a smaller context than the model's (saves memory and time).
+    pub context: Option<usize>,
+    /// A user glossary (TSV/CSV, English and Chinese) on top of the shipped one.
+    pub glossary: Option<PathBuf>,
+}
+
+/// The settings stored with a job; they make its reuse key.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct JobSettings {
+    #[serde(flatten)]
+    pub task: TaskSpec,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<Strategy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub glossary: Option<PathBuf>,
+    /// sha256 of the user glossary when the job was made: editing it makes a new job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub glossary_sha256: Option<String>,
+    pub repetition_penalty: f32,
+}
+
+/// How a run ended (errors are `Err`).
+#[derive(Debug, Clone)]
+pub enum JobOutcome {
+    Done(Box<JobResult>),
+    Cancelled { passes_done: usize },
+}
+
+/// What identifies a model for reuse: its file name and size (hashing a
+/// multi-gigabyte file on every run would cost more than it saves).
+pub fn model_id(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string());
+    let size = if path.is_dir() {
+        std::fs::read_dir(path)
+            .map(|rd| {
+                rd.flatten()
+                    .filter_map(|e| e.metadata().ok())
+                    .map(|m| m.len())
+                    .sum::<u64>()
+            })
+            .unwrap_or(0)
+    } else {
+        std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+    };
+    format!("{name}:{size}")
+}
+
+/// Extracts and stores the document and creates the job, or finds the
+/// unfinished job with the same document, model and settings.
+pub fn submit(store: &mut Store, req: &JobRequest) -> Result<JobId, TaskError> {
+    let doc = ingest::extract(&req.file)?;
+    let sha = store::sha256_file(&req.file)?;
+    store.put_document(&doc, &sha)?;
+    let glossary_sha256 = match &req.glossary {
+        Some(g) => {
+            // Parse it now: a broken glossary is reported before any work starts.
+            Glossary::with_user_file(Some(g))?;
+            Some(store::sha256_file(g)?)
+        }
+        None => None,
+    };
+    let settings = JobSettings {
+        task: req.task,
+        strategy: req.strategy,
+        context: req.context,
+        glossary: req.glossary.clone(),
+        glossary_sha256,
+        repetition_penalty: REPETITION_PENALTY,
+    };
+    let task = match req.task {
+        TaskSpec::Summarize { .. } => TaskKind::Summarize,
+        TaskSpec::Translate { .. } => TaskKind::Translate,
+    };
+    let model_path = std::fs::canonicalize(&req.model).unwrap_or_else(|_| req.model.clone());
+    Ok(store.create_job(NewJob {
+        document_sha256: sha,
+        task,
+        model_path: model_path.display().to_string(),
+        model_id: model_id(&model_path),
+        settings: serde_json::to_value(&settings).expect("settings serialise"),
+        reuse: true,
+    })?)
+}
+
+/// The settings a stored job was made with.
+pub fn job_settings(job: &JobRecord) -> Result<JobSettings, TaskError> {
+    serde_json::from_value(job.settings.clone()).map_err(|e| TaskError::BadJob {
+        job: job.id,
+        detail: format!("its settings do not parse: {e}"),
+    })
+}
+
+/// The stored result of a finished job (no model needed).
+pub fn load_result(store: &Store, id: JobId) -> Result<JobResult, TaskError> {
+    let job = store.get_job(id)?;
+    if job.status != JobStatus::Done {
+        return Err(TaskError::NotFinished {
+            job: id,
+            status: job.status,
+        });
+    }
+    let bad = |detail: String| TaskError::BadJob { job: id, detail };
+    let output = job
+        .output
+        .clone()
+        .ok_or_else(|| bad("it has no output".into()))?;
+    let findings: Findings = job
+        .findings
+        .clone()
+        .map(serde_json::from_value)
+        .transpose()
+        .map_err(|e| bad(format!("its findings do not parse: {e}")))?
+        .unwrap_or_else(|| Findings::new(Vec::new()));
+    let title = job.document_name.clone();
+    Ok(match job.task {
+        TaskKind::Summarize => JobResult::Summary {
+            title,
+            markdown: output,
+            findings,
+        },
+        TaskKind::Translate => JobResult::Translation {
+            title,
+            pairs: serde_json::from_str(&output)
+                .map_err(|e| bad(format!("its translation does not parse: {e}")))?,
+            findings,
+        },
+    })
+}
+
+/// Replaces one translated block (a user edit in the side-by-side view) and
+/// re-checks its figures; the edit is stored at once.
+pub fn edit_translation(
+    store: &Store,
+    id: JobId,
+    pair: usize,
+    text: &str,
+) -> Result<JobResult, TaskError> {
+    let job = store.get_job(id)?;
+    let doc = store.get_document(&job.document_sha256)?;
+    let mut result = load_result(store, id)?;
+    if let JobResult::Translation {
+        pairs, findings, ..
+    } = &mut result
+    {
+        let p = pairs.get_mut(pair).ok_or_else(|| TaskError::BadJob {
+            job: id,
+            detail: format!("it has no block {pair}"),
+        })?;
+        p.target = text.to_string();
+        p.target_cells = p.target_cells.as_ref().map(|_| {
+            text.lines()
+                .map(|l| l.split('\t').map(|c| c.trim().to_string()).collect())
+                .collect()
+        });
+        *findings = Findings::new(translation_marks(&doc, pairs));
+        store.update_output(id, &result.stored_output())?;
+        store.update_findings(id, result.findings())?;
+        Ok(result)
+    } else {
+        Err(TaskError::BadJob {
+            job: id,
+            detail: "it is a summary, not a translation".into(),
+        })
+    }
+}
+
+/// Runs (or resumes) `id` with `engine`, reporting to `on_event`. Setting
+/// `cancel` stops within one prefill chunk or token; finished passes stay stored.
+pub fn run_job(
+    store: &mut Store,
+    engine: &mut Engine,
+    id: JobId,
+    cancel: Option<Arc<AtomicBool>>,
+    on_event: &mut dyn FnMut(&JobEvent),
+) -> Result<JobOutcome, TaskError> {
+    let job = store.get_job(id)?;
+    if job.status == JobStatus::Done {
+        let result = load_result(store, id)?;
+        on_event(&JobEvent::Finished {
+            job: id,
+            result: Box::new(result.clone()),
+        });
+        return Ok(JobOutcome::Done(Box::new(result)));
+    }
+    store.set_status(id, JobStatus::Running)?;
+    let mut run = Run {
+        store,
+        engine,
+        job,
+        cancel: cancel.unwrap_or_default(),
+        on_event,
+        measured: Measured::default(),
+    };
+    match run.go() {
+        Ok(outcome) => Ok(outcome),
+        Err(e) => {
+            let msg = e.to_string();
+            let _ = run.store.fail_job(id, &msg);
+            (run.on_event)(&JobEvent::Failed {
+                job: id,
+                error: msg,
+            });
+            Err(e)
+        }
+    }
+}
+
+#[derive(Default)]
+struct Measured {
+    prefill_tokens: usize,
+    prefill_s: f64,
+    decode_tokens: usize,
+    decode_s: f64,
+}
+
+impl Measured {
+    fn speed(&self) -> Option<Speed> {
+        (self.prefill_s > 0.0 && self.decode_s > 0.0 && self.decode_tokens > 0).then(|| Speed {
+            prefill_tokens_per_s: self.prefill_tokens as f64 / self.prefill_s,
+            decode_tokens_per_s: self.decode_tokens as f64 / self.decode_s,
+        })
+    }
+}
+
+struct Run<'a> {
+    store: &'a mut Store,
+    engine: &'a mut Engine,
+    job: JobRecord,
+    cancel: Arc<AtomicBool>,
+    on_event: &'a mut dyn FnMut(&JobEvent),
+    measured: Measured,
+}
+
+/// One generation's answer and what it cost.
+struct Answer {
+    text: String,
+    stats: ChunkStats,
+    stop: StopReason,
+}
+
+impl Run<'_> {
+    fn id(&self) -> JobId {
+        self.job.id
+    }
+
+    fn emit(&mut self, e: JobEvent) {
+        (self.on_event)(&e);
+    }
+
+    fn go(&mut self) -> Result<JobOutcome, TaskError> {
+        let settings = job_settings(&self.job)?;
+        let doc = self.store.get_document(&self.job.document_sha256)?;
+        let info = model::inspect(&self.engine.path)?;
+        let family = info.prompt_family();
+        let plan = self.plan(&doc, family, &settings)?;
+        self.emit(JobEvent::Planned {
+            job: self.id(),
+            plan: Box::new(plan.clone()),
+        });
+        let glossary = Glossary::with_user_file(settings.glossary.as_deref())?;
+        let finished = self.store.finished_chunks(self.id())?;
+        let n = plan.passes.len();
+        let mut outputs: Vec<String> = Vec::with_capacity(n);
+        for pass in &plan.passes {
+            if self.cancel.load(Ordering::Relaxed) {
+                return self.cancelled(outputs.len());
+            }
+            self.emit(JobEvent::PassStarted {
+                job: self.id(),
+                pass: pass.index,
+                passes: n,
+                kind: pass.kind,
+                input_tokens: pass.input_tokens,
+            });
+            let out = match pass.kind {
+                PassKind::Translate => {
+                    let TaskSpec::Translate { to } = plan.task else {
+                        unreachable!("translate passes only in translation plans")
+                    };
+                    self.translate_pass(&doc, &plan, pass.index, family, to, &glossary, &finished)?
+                }
+                _ => {
+                    let input = self.summary_input(&plan, pass.index, family, &outputs);
+                    self.summary_pass(&plan, pass.index, &input, &finished)?
+                }
+            };
+            match out {
+                Some(o) => outputs.push(o),
+                None => return self.cancelled(outputs.len()),
+            }
+        }
+        let result = self.finish(&doc, &plan, &outputs)?;
+        self.store
+            .finish_job(self.id(), &result.stored_output(), result.findings())?;
+        if let (Some(s), Ok(dir)) = (self.measured.speed(), store::data_dir()) {
+            speed::record(&dir, &self.job.model_id, s);
+        }
+        self.emit(JobEvent::Finished {
+            job: self.id(),
+            result: Box::new(result.clone()),
+        });
+        Ok(JobOutcome::Done(Box::new(result)))
+    }
+
+    fn cancelled(&mut self, passes_done: usize) -> Result<JobOutcome, TaskError> {
+        self.store.set_status(self.id(), JobStatus::Cancelled)?;
+        self.emit(JobEvent::Cancelled {
+            job: self.id(),
+            passes_done,
+        });
+        Ok(JobOutcome::Cancelled { passes_done })
+    }
+
+    /// The stored plan (a resumed job does exactly what it showed), or a new one.
+    fn plan(
+        &mut self,
+        doc: &Document,
+        family: PromptFamily,
+        s: &JobSettings,
+    ) -> Result<Plan, TaskError> {
+        if let Some(p) = &self.job.plan {
+            return serde_json::from_value(p.clone()).map_err(|e| TaskError::BadJob {
+                job: self.id(),
+                detail: format!("its plan does not parse: {e}"),
+            });
+        }
+        let opts = PlanOptions {
+            task: s.task,
+            strategy: s.strategy,
+            context_override: s.context,
+            ..Default::default()
+        };
+        let context = self.engine.model.max_positions();
+        let speed = store::data_dir()
+            .ok()
+            .and_then(|d| speed::load(&d, &self.job.model_id));
+        let plan =
+            plan::make_plan(doc, family, context, &self.engine.tokenizer, &opts)?.with_speed(speed);
+        self.store
+            .save_plan(self.id(), &plan, plan.passes.len() as u32)?;
+        self.job.plan = Some(serde_json::to_value(&plan).expect("plans serialise"));
+        Ok(plan)
+    }
+
+    fn summary_input(
+        &self,
+        plan: &Plan,
+        i: usize,
+        family: PromptFamily,
+        outputs: &[String],
+    ) -> PassInput {
+        let pass = &plan.passes[i];
+        let (task, lang) = match plan.task {
+            TaskSpec::Summarize { lang, .. } => (plan.task, lang),
+            TaskSpec::Translate { to } => (plan.task, to),
+        };
+        match pass.kind {
+            PassKind::Map => {
+                let chunk = &plan.chunks[pass.chunk.expect("map passes read a chunk")];
+                let parts = plan.chunks.len();
+                let earlier: Vec<&str> = outputs[..i].iter().map(String::as_str).collect();
+                let tok = &self.engine.tokenizer;
+                let count = |s: &str| tok.count(s).unwrap_or(s.len());
+                let carried = summarize::carry_figures(&earlier, pass.carry_tokens, &count);
+                summarize::map_input(family, lang, chunk.index + 1, parts, &carried, chunk)
+            }
+            PassKind::Reduce => {
+                let labels = summarize::reduce_labels(lang, pass, &plan.passes, &plan.chunks);
+                let partials: Vec<(String, String)> = labels
+                    .into_iter()
+                    .zip(&pass.inputs)
+                    .map(|(l, &j)| (l, outputs[j].clone()))
+                    .collect();
+                summarize::reduce_input(family, task, &partials)
+            }
+            _ => {
+                let chunk = &plan.chunks[pass.chunk.unwrap_or(0)];
+                summarize::whole_input(family, task, chunk)
+            }
+        }
+    }
+
+    fn summary_pass(
+        &mut self,
+        plan: &Plan,
+        i: usize,
+        input: &PassInput,
+        finished: &std::collections::BTreeMap<u32, store::ChunkRecord>,
+    ) -> Result<Option<String>, TaskError> {
+        let pass = &plan.passes[i];
+        let ids = self.engine.chat_prompt(Some(&input.system), &input.user)?;
+        let hash = input_hash(&ids, pass.max_output_tokens);
+        if let Some(out) = self.reuse(i, plan.passes.len(), &hash, ids.len(), finished)? {
+            return Ok(Some(out));
+        }
+        let Some(ans) = self.generate(i, &ids, pass.max_output_tokens)? else {
+            return Ok(None);
+        };
+        let text = if ans.stop == StopReason::Eos || ans.stop == StopReason::Stop {
+            ans.text.trim().to_string()
+        } else {
+            summarize::clean_end(&ans.text)
+        };
+        let is_final = i + 1 == plan.passes.len();
+        if text.is_empty() && is_final {
+            return Err(TaskError::EmptyOutput { pass: i });
+        }
+        self.checkpoint(i, plan.passes.len(), &hash, &text, ans.stats)?;
+        Ok(Some(text))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn translate_pass(
+        &mut self,
+        doc: &Document,
+        plan: &Plan,
+        i: usize,
+        family: PromptFamily,
+        to: Lang,
+        glossary: &Glossary,
+        finished: &std::collections::BTreeMap<u32, store::ChunkRecord>,
+    ) -> Result<Option<String>, TaskError> {
+        let pass = &plan.passes[i];
+        let chunk = &plan.chunks[pass.chunk.expect("translate passes read a chunk")];
+        let units = translate::units_of(doc, chunk);
+        let texts: Vec<&str> = units.iter().map(|u| u.text.as_str()).collect();
+        let input = translate::batch_input(family, to, glossary, &texts);
+        let ids = self.engine.chat_prompt(Some(&input.system), &input.user)?;
+        let hash = input_hash(&ids, pass.max_output_tokens);
+        if let Some(out) = self.reuse(i, plan.passes.len(), &hash, ids.len(), finished)? {
+            return Ok(Some(out));
+        }
+        let mut stats = ChunkStats::default();
+        let mut got: Vec<Option<String>> = if units.is_empty() {
+            Vec::new()
+        } else {
+            let Some(ans) = self.generate(i, &ids, pass.max_output_tokens)? else {
+                return Ok(None);
+            };
+            add(&mut stats, ans.stats);
+            translate::parse_batch(&ans.text, units.len())
+        };
+        // A block the model dropped or merged is retried alone.
+        for (k, slot) in got.iter_mut().enumerate() {
+            if slot.is_some() {
+                continue;
+            }
+            let input = translate::single_input(family, to, glossary, &units[k].text);
+            let ids = self.engine.chat_prompt(Some(&input.system), &input.user)?;
+            let budget = (self.engine.tokenizer.count(&units[k].text)? * 3 + 32)
+                .min(pass.max_output_tokens.max(64));
+            let Some(ans) = self.generate(i, &ids, budget)? else {
+                return Ok(None);
+            };
+            add(&mut stats, ans.stats);
+            // Still nothing: keep the source text rather than lose the block.
+            *slot =
+                Some(translate::parse_single(&ans.text).unwrap_or_else(|| units[k].text.clone()));
+        }
+        let out: Vec<String> = got.into_iter().map(Option::unwrap_or_default).collect();
+        let json = serde_json::to_string(&out).expect("strings serialise");
+        self.checkpoint(i, plan.passes.len(), &hash, &json, stats)?;
+        Ok(Some(json))
+    }
+
+    /// A finished pass of this job with the same input, or one another job
+    /// with the same settings computed: used instead of generating again.
+    fn reuse(
+        &mut self,
+        i: usize,
+        n: usize,
+        hash: &str,
+        tokens_in: usize,
+        finished: &std::collections::BTreeMap<u32, store::ChunkRecord>,
+    ) -> Result<Option<String>, TaskError> {
+        let rec = match finished.get(&(i as u32)).filter(|r| r.input_hash == hash) {
+            Some(r) => Some(r.clone()),
+            None => {
+                let found = self
+                    .store
+                    .find_chunk_output(&self.job.settings_key, i as u32, hash)?;
+                if let Some(r) = &found {
+                    let stats = ChunkStats {
+                        tokens_in: r.tokens_in,
+                        tokens_out: r.tokens_out,
+                        elapsed_ms: r.elapsed_ms,
+                    };
+                    self.store
+                        .save_chunk(self.id(), i as u32, hash, &r.output, stats)?;
+                }
+                found
+            }
+        };
+        Ok(rec.map(|r| {
+            self.emit(JobEvent::PassFinished {
+                job: self.id(),
+                pass: i,
+                passes: n,
+                reused: true,
+                output: r.output.clone(),
+                tokens_in,
+                tokens_out: r.tokens_out as usize,
+                tokens_per_second: 0.0,
+                eta_seconds: None,
+            });
+            r.output
+        }))
+    }
+
+    /// Generates one answer, streaming events. `None` when cancelled.
+    fn generate(
+        &mut self,
+        pass: usize,
+        ids: &[u32],
+        max_new: usize,
+    ) -> Result<Option<Answer>, TaskError> {
+        let room = self
+            .engine
+            .model
+            .max_positions()
+            .saturating_sub(ids.len() + 1);
+        let opts = GenerateOptions {
+            max_new_tokens: max_new.min(room).max(1),
+            sampling: Sampling::Greedy,
+            repetition_penalty: REPETITION_PENALTY,
+            cancel: Some(self.cancel.clone()),
+            ..Default::default()
+        };
+        let job = self.id();
+        let started = Instant::now();
+        // Both callbacks forward events as they happen; they share the sink.
+        let sink = std::cell::RefCell::new(&mut *self.on_event);
+        let gen = self.engine.generate(
+            ids,
+            &opts,
+            |t| {
+                (sink.borrow_mut())(&JobEvent::Token {
+                    job,
+                    pass,
+                    text: t.to_string(),
+                })
+            },
+            |p| {
+                (sink.borrow_mut())(&JobEvent::Prefill {
+                    job,
+                    pass,
+                    done: p.done,
+                    total: p.total,
+                })
+            },
+        )?;
+        if gen.stats.stop_reason == StopReason::Cancelled {
+            return Ok(None);
+        }
+        self.measured.prefill_tokens += gen.stats.prompt_tokens;
+        self.measured.prefill_s += gen.stats.prefill_seconds;
+        self.measured.decode_tokens += gen.stats.generated_tokens;
+        self.measured.decode_s += gen.stats.decode_seconds;
+        Ok(Some(Answer {
+            text: gen.text,
+            stop: gen.stats.stop_reason,
+            stats: ChunkStats {
+                tokens_in: gen.stats.prompt_tokens as u32,
+                tokens_out: gen.stats.generated_tokens as u32,
+                elapsed_ms: started.elapsed().as_millis() as u64,
+            },
+        }))
+    }
+
+    fn checkpoint(
+        &mut self,
+        i: usize,
+        n: usize,
+        hash: &str,
+        output: &str,
+        stats: ChunkStats,
+    ) -> Result<(), TaskError> {
+        self.store
+            .save_chunk(self.id(), i as u32, hash, output, stats)?;
+        let tps = if stats.elapsed_ms > 0 {
+            self.measured
+                .speed()
+                .map(|s| s.decode_tokens_per_s)
+                .unwrap_or(0.0)
+        } else {
+            0.0
+        };
+        let eta = self.eta(i + 1);
+        self.emit(JobEvent::PassFinished {
+            job: self.id(),
+            pass: i,
+            passes: n,
+            reused: false,
+            output: output.to_string(),
+            tokens_in: stats.tokens_in as usize,
+            tokens_out: stats.tokens_out as usize,
+            tokens_per_second: tps,
+            eta_seconds: eta,
+        });
+        Ok(())
+    }
+
+    /// Upper-bound time for passes `from..` at the speed measured in this run.
+    fn eta(&self, from: usize) -> Option<f64> {
+        let plan: Plan = serde_json::from_value(self.job.plan.clone()?).ok()?;
+        let rest = Plan {
+            passes: plan.passes.get(from..)?.to_vec(),
+            ..plan
+        };
+        rest.with_speed(self.measured.speed()).estimated_seconds
+    }
+
+    fn finish(
+        &self,
+        doc: &Document,
+        plan: &Plan,
+        outputs: &[String],
+    ) -> Result<JobResult, TaskError> {
+        let title = doc.name.clone();
+        match plan.task {
+            TaskSpec::Summarize { .. } => {
+                let markdown = outputs.last().cloned().unwrap_or_default();
+                let marks = check_against(doc, &doc.plain_text(), &markdown);
+                Ok(JobResult::Summary {
+                    title,
+                    markdown,
+                    findings: Findings::new(marks),
+                })
+            }
+            TaskSpec::Translate { to } => {
+                let mut per_pass = Vec::with_capacity(outputs.len());
+                for (i, o) in outputs.iter().enumerate() {
+                    per_pass.push(serde_json::from_str::<Vec<String>>(o).map_err(|e| {
+                        TaskError::BadJob {
+                            job: self.id(),
+                            detail: format!("pass {i} stored an unreadable translation: {e}"),
+                        }
+                    })?);
+                }
+                let pairs = translate::assemble(doc, &plan.chunks, &per_pass, to);
+                let marks = translation_marks(doc, &pairs);
+                Ok(JobResult::Translation {
+                    title,
+                    pairs,
+                    findings: Findings::new(marks),
+                })
+            }
+        }
+    }
+}
+
+fn add(total: &mut ChunkStats, s: ChunkStats) {
+    total.tokens_in += s.tokens_in;
+    total.tokens_out += s.tokens_out;
+    total.elapsed_ms += s.elapsed_ms;
+}
+
+/// What the model was given, exactly: prompt ids and the answer budget.
+fn input_hash(ids: &[u32], max_new: usize) -> String {
+    let mut bytes = Vec::with_capacity(ids.len() * 4 + 8);
+    for id in ids {
+        bytes.extend_from_slice(&id.to_le_bytes());
+    }
+    bytes.extend_from_slice(&(max_new as u64).to_le_bytes());
+    store::sha256_hex(&bytes)
+}
+
+/// Each pair's figures checked against its own source block first (the
+/// translation of a block should carry that block's figures).
+fn translation_marks(doc: &Document, pairs: &[crate::export::Pair]) -> Vec<FigureMark> {
+    let mut marks = Vec::new();
+    let mut block = 0;
+    for (i, p) in pairs.iter().enumerate() {
+        // Pairs follow the blocks in order; find this pair's block.
+        while block < doc.blocks.len() && doc.blocks[block].text != p.source {
+            block += 1;
+        }
+        let single = Document {
+            blocks: doc.blocks.get(block).cloned().into_iter().collect(),
+            ..doc.clone()
+        };
+        for mut m in check_against(&single, &p.source, &p.target) {
+            m.pair = Some(i);
+            if let Some(s) = &mut m.source {
+                *s = SourceFigure { block, ..s.clone() };
+            }
+            marks.push(m);
+        }
+    }
+    marks
+}

@@ -1,0 +1,413 @@
+// End-to-end test of the ReportLens window: the real app binary under Xvfb,
+// driven through WebKitWebDriver with plain W3C WebDriver calls (no npm packages).
+//
+// Run from the repository root:
+//   cargo build -p reportlens-app --bin reportlens-app && cargo build --bin reportlens
+//   node --test tests/e2e/
+// Environment overrides: REPORTLENS_APP_BIN, REPORTLENS_CLI_BIN, REPORTLENS_MODEL,
+// REPORTLENS_E2E_PDF. Screenshots go to tests/e2e/artifacts/ (git-ignored).
+import { test, before, after, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '../..');
+const APP_BIN = path.resolve(process.env.REPORTLENS_APP_BIN || path.join(ROOT, 'target/debug/reportlens-app'));
+const CLI_BIN = path.resolve(process.env.REPORTLENS_CLI_BIN || path.join(ROOT, 'target/debug/reportlens'));
+const PDF = path.resolve(process.env.REPORTLENS_E2E_PDF || path.join(ROOT, '../shared/corpus/pdf/olmocr__earnings.pdf'));
+const DOCX = path.resolve(process.env.REPORTLENS_E2E_DOCX || path.join(ROOT, '../shared/corpus/docx/docling__word_sample.docx'));
+const ARTIFACTS = path.join(HERE, 'artifacts');
+const MODEL = process.env.REPORTLENS_MODEL
+  || path.join(process.env.REPORTLENS_MODELS || path.join(os.homedir(), '.cache/reportlens/models'),
+    'SmolLM2-135M-Instruct.Q4_1.gguf');
+
+const started = []; // child processes this test started, killed in after()
+let driverUrl = null;
+let session = null;
+let tmp = null;
+let display = null;
+
+// ---- small helpers -----------------------------------------------------------
+
+function fail(message) {
+  throw new Error(`e2e setup: ${message}`);
+}
+
+function sleep(ms) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+async function until(what, fn, { timeout = 30_000, interval = 200 } = {}) {
+  const end = Date.now() + timeout;
+  let last;
+  while (Date.now() < end) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (err) {
+      last = err;
+    }
+    await sleep(interval);
+  }
+  throw new Error(`timed out after ${timeout} ms waiting for ${what} (last: ${last})`);
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function which(cmd) {
+  for (const dir of (process.env.PATH || '').split(':')) {
+    const p = path.join(dir, cmd);
+    if (existsSync(p)) return p;
+  }
+  return null;
+}
+
+/** Start Xvfb on a free display; resolves to ":N". */
+function startXvfb() {
+  return new Promise((resolve, reject) => {
+    const xvfb = spawn('Xvfb', ['-displayfd', '3', '-screen', '0', '1280x800x24', '-nolisten', 'tcp'], {
+      stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    started.push(xvfb);
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => reject(new Error(`Xvfb did not report a display: ${err}`)), 15_000);
+    xvfb.stderr.on('data', (d) => { err += d; });
+    xvfb.stdio[3].on('data', (d) => {
+      out += d;
+      if (out.includes('\n')) {
+        clearTimeout(timer);
+        resolve(`:${out.trim()}`);
+      }
+    });
+    xvfb.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`Xvfb exited with ${code}: ${err}`));
+    });
+  });
+}
+
+/** One W3C WebDriver call; throws with the driver's message on error. */
+async function wd(method, route, body, timeoutMs = 60_000) {
+  const url = `${driverUrl}${route}`;
+  const res = await fetch(url, {
+    method,
+    headers: body ? { 'content-type': 'application/json' } : undefined,
+    body: body ? JSON.stringify(body) : undefined,
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  const json = await res.json().catch(() => ({}));
+  if (!res.ok) {
+    const v = json.value || {};
+    throw new Error(`WebDriver ${method} ${route}: ${res.status} ${v.error || ''} ${v.message || ''}`);
+  }
+  return json.value;
+}
+
+const s = (route) => `/session/${session}${route}`;
+
+function exec(script, args = []) {
+  return wd('POST', s('/execute/sync'), { script, args });
+}
+
+function execAsync(script, args = [], timeoutMs = 180_000) {
+  return wd('POST', s('/execute/async'), { script, args }, timeoutMs);
+}
+
+async function find(css) {
+  const v = await wd('POST', s('/element'), { using: 'css selector', value: css });
+  return Object.values(v)[0];
+}
+
+async function text(css) {
+  return wd('GET', s(`/element/${await find(css)}/text`));
+}
+
+async function attr(css, name) {
+  return wd('GET', s(`/element/${await find(css)}/attribute/${name}`));
+}
+
+async function displayed(css) {
+  return wd('GET', s(`/element/${await find(css)}/displayed`));
+}
+
+async function screenshot(name) {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  // Let the page paint: a freshly started window can otherwise return a stale frame.
+  await execAsync('const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(() => done()));');
+  await sleep(500);
+  const png = await wd('GET', s('/screenshot'));
+  const file = path.join(ARTIFACTS, name);
+  writeFileSync(file, Buffer.from(png, 'base64'));
+  return file;
+}
+
+/** Open a file through the same function the drop handler calls. */
+function openPath(p) {
+  return execAsync(
+    `const done = arguments[arguments.length - 1];
+     window.__reportlens.openPath(arguments[0]).then(done, (e) => done('threw: ' + e));`,
+    [p],
+  );
+}
+
+async function setLanguage(lang) {
+  await exec(
+    `const sel = document.getElementById('lang-select');
+     sel.value = arguments[0];
+     sel.dispatchEvent(new Event('change'));`,
+    [lang],
+  );
+}
+
+function cliPlan(file) {
+  const out = execFileSync(CLI_BIN, ['plan', file, '--model', MODEL, '--json'], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  return JSON.parse(out);
+}
+
+const en = (n) => new Intl.NumberFormat('en-US').format(n);
+
+// ---- the suite ---------------------------------------------------------------
+
+/** Check prerequisites, start Xvfb + WebKitWebDriver + the app; `extraEnv` reaches the app. */
+async function launch(extraEnv = {}) {
+  if (!existsSync(APP_BIN)) {
+    fail(`app binary not found at ${APP_BIN}; build it with \`cargo build -p reportlens-app\` or set REPORTLENS_APP_BIN`);
+  }
+  if (!existsSync(CLI_BIN)) {
+    fail(`CLI binary not found at ${CLI_BIN}; build it with \`cargo build --bin reportlens\` or set REPORTLENS_CLI_BIN`);
+  }
+  if (!existsSync(DOCX)) fail(`test DOCX not found at ${DOCX} (expects ../shared/corpus beside the repo)`);
+  if (!existsSync(PDF)) fail(`test PDF not found at ${PDF} (expects ../shared/corpus beside the repo)`);
+  if (!existsSync(MODEL)) fail(`test model not found at ${MODEL}; run models/fetch-test-models`);
+  for (const tool of ['Xvfb', 'WebKitWebDriver']) {
+    if (!which(tool)) fail(`${tool} is not installed (apt-get install xvfb webkit2gtk-driver)`);
+  }
+  tmp = mkdtempSync(path.join(os.tmpdir(), 'reportlens-e2e-'));
+
+  display = await startXvfb();
+  const port = await freePort();
+  driverUrl = `http://127.0.0.1:${port}`;
+  const env = {
+    ...process.env,
+    ...extraEnv,
+    DISPLAY: display,
+    TAURI_WEBVIEW_AUTOMATION: 'true',
+    GSETTINGS_BACKEND: 'memory',
+    REPORTLENS_MODEL: MODEL,
+    LANG: 'C.UTF-8',
+    // Keep the app's webview data (localStorage) out of the user's profile.
+    XDG_DATA_HOME: path.join(tmp, 'data'),
+    XDG_CONFIG_HOME: path.join(tmp, 'config'),
+    XDG_CACHE_HOME: path.join(tmp, 'cache'),
+  };
+  const driver = spawn('WebKitWebDriver', [`--port=${port}`, '--host=127.0.0.1'], {
+    env,
+    stdio: ['ignore', 'ignore', 'inherit'],
+    detached: true,
+  });
+  started.push(driver);
+  driver.once('exit', (code) => { if (code) console.error(`WebKitWebDriver exited with ${code}`); });
+  await until('WebKitWebDriver /status', async () => (await wd('GET', '/status', null, 2000))?.ready, {
+    timeout: 20_000,
+  });
+
+  const created = await wd('POST', '/session', {
+    capabilities: {
+      alwaysMatch: {
+        'webkitgtk:browserOptions': { binary: APP_BIN, args: [] },
+        timeouts: { script: 180_000 },
+      },
+    },
+  }, 60_000);
+  session = created.sessionId;
+
+  await until('the ReportLens UI to start', async () =>
+    exec('return document.body.dataset.ready === "true" && !!window.__reportlens;'));
+  await setLanguage('en');
+}
+
+/** End the session and kill every process this file started. */
+async function shutdown() {
+  if (session) {
+    await wd('DELETE', `/session/${session}`, null, 10_000).catch(() => {});
+    session = null;
+  }
+  for (const child of started.splice(0).reverse()) {
+    try {
+      process.kill(-child.pid, 'SIGTERM'); // its own process group (detached)
+    } catch {
+      child.kill('SIGTERM');
+    }
+  }
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+  tmp = null;
+}
+
+describe('ReportLens window', { timeout: 600_000 }, () => {
+  before(() => launch());
+  after(shutdown);
+
+  test('the header shows the configured model', async () => {
+    await until('model status', async () => (await attr('#model-status', 'data-state')) !== 'loading');
+    assert.equal(await attr('#model-status', 'data-state'), 'ready',
+      await exec('return document.getElementById("model-status").textContent;'));
+  });
+
+  test('a real PDF shows the same token count as `reportlens plan`', async () => {
+    const plan = cliPlan(PDF);
+    const outcome = await openPath(PDF);
+    assert.equal(outcome, 'ready', `opening ${PDF} ended in ${outcome}: ${await text('#error').catch(() => '')}`);
+
+    const b = plan.budget;
+    assert.equal(Number(await attr('#token-meter-text', 'data-document-tokens')), b.document_tokens);
+    assert.equal(Number(await attr('#token-meter-text', 'data-context-length')), b.context_length);
+    assert.equal(await attr('#token-meter-text', 'data-fits'), String(b.fits));
+    const verdict = b.fits ? 'fits' : 'does not fit';
+    assert.equal(await text('#token-meter-text'), `${en(b.document_tokens)} / ${en(b.context_length)} tokens — ${verdict}`);
+    assert.equal(await attr('#token-meter', 'aria-valuemax'), String(b.context_length));
+    // textContent: WebKit's WebDriver reports no rendered text for this ellipsised line.
+    const header = await exec('return document.getElementById("model-status").textContent;');
+    assert.ok(header.includes(en(b.context_length)), `header shows the context: ${JSON.stringify(header)}`);
+
+    assert.equal(await text('#doc-name'), path.basename(PDF));
+    assert.equal(await text('#doc-pages'), plan.pages == null ? '—' : en(plan.pages));
+    assert.equal(await text('#doc-blocks'), en(plan.blocks));
+    const shown = await exec('return document.querySelectorAll("#preview li").length;');
+    assert.equal(shown, Math.min(plan.blocks, 200));
+    assert.match(await text('#preview li:first-child .page'), /^p\. \d+$/);
+    assert.equal(await displayed('#error'), false);
+    console.log(`screenshot: ${await screenshot('plan-en.png')}`);
+  });
+
+  test('the UI switches to Chinese and back', async () => {
+    await setLanguage('zh');
+    assert.equal(await text('.drop-title'), '将报告拖放到这里');
+    assert.match(await text('#token-meter-text'), /个词元 — (可以容纳|超出上下文)$/);
+    assert.equal(await exec('return document.documentElement.lang;'), 'zh-CN');
+    console.log(`screenshot: ${await screenshot('plan-zh.png')}`);
+    await setLanguage('en');
+    assert.equal(await text('.drop-title'), 'Drop a report here');
+  });
+
+  test('a file dragged from another app onto the window opens it', async (t) => {
+    const missing = ['cc', 'pkg-config', 'xdotool'].filter((c) => !which(c));
+    if (missing.length) {
+      t.skip(`needs ${missing.join(', ')} to build and drive the GTK drag source`);
+      return;
+    }
+    const xenv = { ...process.env, DISPLAY: display, GSETTINGS_BACKEND: 'memory' };
+    const bin = path.join(tmp, 'dragsource');
+    execFileSync('sh', ['-c', `cc -o "$1" "$2" $(pkg-config --cflags --libs gtk+-3.0)`, 'sh', bin, path.join(HERE, 'dragsource.c')]);
+    const source = spawn(bin, [DOCX], { env: xenv, stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+    started.push(source);
+    await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('drag source window did not map')), 15_000);
+      source.stdout.on('data', (d) => { if (String(d).includes('ready')) { clearTimeout(timer); resolve(); } });
+      source.once('exit', (code) => { clearTimeout(timer); reject(new Error(`drag source exited with ${code}`)); });
+    });
+    await sleep(300);
+    const xdo = (...args) => execFileSync('xdotool', args.map(String), { env: xenv });
+    // Press on the source (top-left), move onto the app window in steps, release.
+    xdo('mousemove', 80, 50);
+    xdo('mousedown', 1);
+    for (let i = 1; i <= 20; i += 1) {
+      xdo('mousemove', 80 + i * 31, 50 + i * 20);
+      await sleep(40);
+    }
+    await until('the window to see the drag', async () =>
+      exec('return document.body.classList.contains("dragging");'), { timeout: 5_000 });
+    console.log(`screenshot: ${await screenshot('drag-hover.png')}`);
+    xdo('mouseup', 1); // the source must stay up: GTK fetches the data after the release
+
+    const plan = cliPlan(DOCX);
+    await until('the dropped file to open', async () =>
+      (await text('#doc-name')) === path.basename(DOCX) && !(await displayed('#busy')), { timeout: 120_000 });
+    source.kill('SIGTERM');
+    assert.equal(await displayed('#error'), false, await text('#error').catch(() => ''));
+    assert.equal(Number(await attr('#token-meter-text', 'data-document-tokens')), plan.budget.document_tokens);
+    assert.equal(await text('#doc-blocks'), en(plan.blocks));
+  });
+
+  test('a mislabelled file shows a readable error naming it', async () => {
+    const bogus = path.join(tmp, 'x.pdf');
+    writeFileSync(bogus, 'This is plain text, not a PDF.\n');
+    const outcome = await openPath(bogus);
+    assert.equal(outcome, 'error');
+    assert.equal(await displayed('#error'), true);
+    assert.equal(await attr('#error', 'role'), 'alert');
+    assert.equal(await text('#error-title'), 'Could not open the file');
+    const message = await text('#error-message');
+    assert.match(message, /x\.pdf/);
+    assert.doesNotMatch(message, /panick|RUST_BACKTRACE/i);
+    assert.equal(await displayed('#doc'), false, 'the previous document is not left under the error');
+    console.log(`screenshot: ${await screenshot('error-en.png')}`);
+  });
+
+  test('document text and file names are shown as text, never run', async () => {
+    const name = '<img src=x onerror=window.__pwned=1>.txt';
+    const hostile = path.join(tmp, name);
+    writeFileSync(hostile, [
+      '<script>window.__pwned = 2</script>',
+      '',
+      '<img src="x" onerror="window.__pwned = 3">',
+      '',
+      '<a href="javascript:window.__pwned=4">click</a>',
+      '',
+    ].join('\n'));
+    assert.equal(await openPath(hostile), 'ready');
+    await sleep(300); // give any injected handler a chance to fire
+    assert.equal(await exec('return window.__pwned === undefined;'), true);
+    assert.equal(await exec('return document.querySelectorAll("#preview script, #preview img, #preview a, #doc-name img").length;'), 0);
+    assert.equal(await text('#doc-name'), name);
+    assert.match(await text('#preview'), /<script>window\.__pwned = 2<\/script>/);
+  });
+});
+
+describe('ReportLens window, dark system theme', { timeout: 300_000 }, () => {
+  before(() => launch({ GTK_THEME: 'Adwaita:dark' }));
+  after(shutdown);
+
+  test('the window follows the dark theme and keeps the meter readable', async () => {
+    assert.equal(await exec('return matchMedia("(prefers-color-scheme: dark)").matches;'), true,
+      'GTK_THEME=Adwaita:dark should make WebKit report a dark colour scheme');
+    assert.equal(await openPath(PDF), 'ready');
+    const [bg, fg] = await exec(`return [getComputedStyle(document.body).backgroundColor,
+      getComputedStyle(document.getElementById('token-meter-text')).color];`);
+    assert.ok(luminance(bg) < 0.05, `dark background, got ${bg}`);
+    assert.ok(contrast(fg, bg) >= 4.5, `meter text contrast ${contrast(fg, bg).toFixed(2)} (${fg} on ${bg})`);
+    console.log(`screenshot: ${await screenshot('plan-dark.png')}`);
+  });
+});
+
+// WCAG relative luminance of a CSS rgb()/rgba() colour, and the contrast ratio of two.
+function luminance(css) {
+  const [r, g, b] = css.match(/[\d.]+/g).slice(0, 3).map((v) => {
+    const c = Number(v) / 255;
+    return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  });
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+}
+
+function contrast(a, b) {
+  const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+  return (hi + 0.05) / (lo + 0.05);
+}

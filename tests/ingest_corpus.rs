@@ -1,0 +1,318 @@
+//! Runs `extract` on every file of `../shared/corpus/` (real PDFs and DOCX files written
+//! by others, broken and hostile ones included): no panic, no hang, and each file's
+//! outcome equals the one committed in `tests/expectations/ingest.tsv`, so a regression
+//! shows up as a diff. `REPORTLENS_BLESS=1` rewrites the expectations instead.
+//!
+//! Outcomes are coarse on purpose (page counts exact, block and character counts in
+//! power-of-two buckets) so that small layout tweaks do not churn the file but a file
+//! that stops yielding text, or changes its error, does.
+
+use reportlens::ingest::ExtractOptions;
+use reportlens::IngestError;
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Per-file limit. Every file in the corpus finishes far below it; it exists so that a
+/// hang shows up as `error:Timeout` instead of a stuck test run.
+const PER_FILE: Duration = Duration::from_secs(30);
+
+fn corpus_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus")
+}
+
+fn expectations_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/expectations/ingest.tsv")
+}
+
+/// Every document under the corpus's subfolders, as `dir/name` keys, sorted.
+fn corpus_files(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for dir in std::fs::read_dir(root).expect("corpus readable").flatten() {
+        if !dir.path().is_dir() {
+            continue;
+        }
+        for f in std::fs::read_dir(dir.path())
+            .expect("corpus folder readable")
+            .flatten()
+        {
+            if f.path().is_file() {
+                out.push(format!(
+                    "{}/{}",
+                    dir.file_name().to_string_lossy(),
+                    f.file_name().to_string_lossy()
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `[lo..hi]` for the power-of-two bucket holding `n`.
+fn bucket(n: usize) -> String {
+    if n == 0 {
+        return "0".into();
+    }
+    let lo = 1usize << (usize::BITS - 1 - n.leading_zeros());
+    format!("{lo}..{}", lo * 2 - 1)
+}
+
+fn variant(e: &IngestError) -> &'static str {
+    match e {
+        IngestError::Io { .. } => "Io",
+        IngestError::Empty { .. } => "Empty",
+        IngestError::Unsupported { .. } => "Unsupported",
+        IngestError::WrongType { .. } => "WrongType",
+        IngestError::Corrupt { .. } => "Corrupt",
+        IngestError::Encrypted { .. } => "Encrypted",
+        IngestError::NoText { .. } => "NoText",
+        IngestError::NoContent { .. } => "NoContent",
+        IngestError::TooLarge { .. } => "TooLarge",
+        IngestError::Timeout { .. } => "Timeout",
+    }
+}
+
+struct Outcome {
+    key: String,
+    line: String,
+    message: Option<String>,
+    pages: u32,
+    secs: f64,
+}
+
+fn run_one(root: &Path, key: &str, opts: &ExtractOptions) -> Outcome {
+    let start = Instant::now();
+    let r = reportlens::ingest::extract_with(&root.join(key), opts);
+    let secs = start.elapsed().as_secs_f64();
+    match r {
+        Ok(doc) => Outcome {
+            key: key.into(),
+            line: format!(
+                "ok pages={} blocks={} chars={}",
+                doc.pages.map_or("-".into(), |p| p.to_string()),
+                bucket(doc.blocks.len()),
+                bucket(doc.char_count())
+            ),
+            message: None,
+            pages: doc.pages.unwrap_or(0),
+            secs,
+        },
+        Err(e) => Outcome {
+            key: key.into(),
+            line: format!("error:{}", variant(&e)),
+            message: Some(e.to_string()),
+            pages: 0,
+            secs,
+        },
+    }
+}
+
+#[test]
+fn every_corpus_file_extracts_or_fails_cleanly() {
+    let root = corpus_dir();
+    if !root.is_dir() {
+        eprintln!("skipping: corpus not found at {}", root.display());
+        return;
+    }
+    let files = corpus_files(&root);
+    assert!(
+        files.len() > 10,
+        "corpus looks empty: {} files",
+        files.len()
+    );
+    let opts = ExtractOptions {
+        timeout: PER_FILE,
+        ..Default::default()
+    };
+    let started = Instant::now();
+    // Two workers: the CI machine has two cores.
+    let queue = Arc::new(Mutex::new(files.clone()));
+    let (tx, rx) = mpsc::channel();
+    let workers: Vec<_> = (0..2)
+        .map(|_| {
+            let (queue, tx, root, opts) = (queue.clone(), tx.clone(), root.clone(), opts.clone());
+            std::thread::spawn(move || loop {
+                let Some(key) = queue.lock().unwrap().pop() else {
+                    break;
+                };
+                tx.send(run_one(&root, &key, &opts)).unwrap();
+            })
+        })
+        .collect();
+    drop(tx);
+    let mut outcomes: Vec<Outcome> = rx.iter().collect();
+    for w in workers {
+        w.join().expect("worker panicked: a panic escaped extract");
+    }
+    let elapsed = started.elapsed();
+    outcomes.sort_by(|a, b| a.key.cmp(&b.key));
+    assert_eq!(outcomes.len(), files.len());
+
+    let mut slowest: Vec<&Outcome> = outcomes.iter().collect();
+    slowest.sort_by(|a, b| b.secs.total_cmp(&a.secs));
+    eprintln!(
+        "{} files in {:.1}s; slowest:",
+        outcomes.len(),
+        elapsed.as_secs_f64()
+    );
+    for o in slowest.iter().take(5) {
+        eprintln!("  {:6.2}s {} ({})", o.secs, o.key, o.line);
+    }
+    for o in &outcomes {
+        if let Some(m) = &o.message {
+            eprintln!("  {} -> {m}", o.key);
+        }
+    }
+    report_speed(&root, &outcomes);
+
+    let actual: String = outcomes
+        .iter()
+        .map(|o| format!("{}\t{}\n", o.key, o.line))
+        .collect();
+    let header =
+        "# file\toutcome (written by REPORTLENS_BLESS=1 cargo test --test ingest_corpus)\n";
+    let path = expectations_path();
+    if std::env::var("REPORTLENS_BLESS").is_ok_and(|v| v == "1") {
+        std::fs::write(&path, format!("{header}{actual}")).expect("write expectations");
+        eprintln!("wrote {}", path.display());
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; run with REPORTLENS_BLESS=1 to create it",
+            path.display()
+        )
+    });
+    let expected: Vec<&str> = expected.lines().filter(|l| !l.starts_with('#')).collect();
+    let actual: Vec<&str> = actual.lines().collect();
+    let mut diffs = Vec::new();
+    for line in &expected {
+        if !actual.contains(line) {
+            diffs.push(format!("- {line}"));
+        }
+    }
+    for line in &actual {
+        if !expected.contains(line) {
+            diffs.push(format!("+ {line}"));
+        }
+    }
+    assert!(
+        diffs.is_empty(),
+        "extraction outcomes changed (- expected, + now); if intended, rerun with REPORTLENS_BLESS=1:\n{}",
+        diffs.join("\n")
+    );
+    // Timeouts depend on the machine; none is expected on any.
+    assert!(outcomes.iter().all(|o| o.line != "error:Timeout"));
+}
+
+/// Pages per second on the annual-report pages (manifest tags), for the notes.
+fn report_speed(root: &Path, outcomes: &[Outcome]) {
+    let Ok(manifest) = std::fs::read_to_string(root.join("manifest.tsv")) else {
+        return;
+    };
+    for tag in ["annual-report-page", "report-page"] {
+        let names: Vec<String> = manifest
+            .lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split('\t').collect();
+                (f.len() > 4 && f[4].split(',').any(|t| t == tag))
+                    .then(|| format!("{}/{}", f[0], f[1]))
+            })
+            .collect();
+        let (pages, secs) = outcomes
+            .iter()
+            .filter(|o| names.contains(&o.key))
+            .fold((0u32, 0.0f64), |(p, s), o| (p + o.pages, s + o.secs));
+        if secs > 0.0 {
+            eprintln!(
+                "speed [{tag}]: {pages} pages in {secs:.2}s = {:.1} pages/s (debug build)",
+                pages as f64 / secs
+            );
+        }
+    }
+}
+
+#[test]
+fn bucket_is_a_power_of_two_range() {
+    assert_eq!(bucket(0), "0");
+    assert_eq!(bucket(1), "1..1");
+    assert_eq!(bucket(5), "4..7");
+    assert_eq!(bucket(4096), "4096..8191");
+}
+
+/// Figures as pdftotext prints them: whitespace-separated tokens with a digit, stripped
+/// of surrounding brackets and punctuation (`(608.1)` -> `608.1`, `29.9%,` -> `29.9%`).
+fn figures(text: &str) -> Vec<String> {
+    text.split_whitespace()
+        .filter(|t| t.chars().any(|c| c.is_ascii_digit()))
+        .map(|t| {
+            t.trim_matches(|c: char| !(c.is_ascii_alphanumeric() || c == '%'))
+                .to_string()
+        })
+        .filter(|t| t.chars().filter(|c| c.is_ascii_digit()).count() >= 2)
+        .collect()
+}
+
+/// Number recall against poppler's `pdftotext -layout` on the financial report pages:
+/// every figure it finds should appear, whole, in our text. Skips without pdftotext.
+#[test]
+fn figures_match_pdftotext_on_report_pages() {
+    let root = corpus_dir();
+    let Ok(manifest) = std::fs::read_to_string(root.join("manifest.tsv")) else {
+        eprintln!("skipping: corpus not found at {}", root.display());
+        return;
+    };
+    if std::process::Command::new("pdftotext")
+        .arg("-v")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipping: pdftotext (poppler-utils) is not installed");
+        return;
+    }
+    let (mut found, mut total) = (0usize, 0usize);
+    let mut worst: Vec<(f64, String, Vec<String>)> = Vec::new();
+    for line in manifest.lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        if f.len() < 5 || f[0] != "pdf" || !f[4].split(',').any(|t| t == "fin") {
+            continue;
+        }
+        let path = root.join("pdf").join(f[1]);
+        let Ok(doc) = reportlens::extract(&path) else {
+            continue;
+        };
+        let out = std::process::Command::new("pdftotext")
+            .args(["-q", "-layout"])
+            .arg(&path)
+            .arg("-")
+            .output()
+            .expect("pdftotext runs");
+        let reference = String::from_utf8_lossy(&out.stdout);
+        let ours = doc.plain_text();
+        let figs = figures(&reference);
+        let missing: Vec<String> = figs
+            .iter()
+            .filter(|n| !ours.contains(n.as_str()))
+            .cloned()
+            .collect();
+        found += figs.len() - missing.len();
+        total += figs.len();
+        if !figs.is_empty() {
+            let recall = 1.0 - missing.len() as f64 / figs.len() as f64;
+            worst.push((
+                recall,
+                f[1].to_string(),
+                missing.into_iter().take(8).collect(),
+            ));
+        }
+    }
+    worst.sort_by(|a, b| a.0.total_cmp(&b.0));
+    for (r, name, missing) in worst.iter().take(5) {
+        eprintln!("  {r:.3} {name} missing e.g. {missing:?}");
+    }
+    let recall = found as f64 / total.max(1) as f64;
+    eprintln!("figure recall vs pdftotext -layout: {found}/{total} = {recall:.3}");
+    assert!(total > 100, "too few figures to judge: {total}");
+    assert!(recall >= 0.97, "figure recall {recall:.3} below 0.97");
+}
