@@ -8,6 +8,7 @@
 //! default: it reproduces more of llama.cpp's reference completions).
 use candle_core::{DType, Device, Result, Storage, Tensor};
 use half::f16;
+use reportlens_kernels::attention::{row_f16, row_f32, RowFn, Shape};
 
 /// Attention of `q` `(L, H, D)` (f32, positions `offset..offset+L`) over the
 /// cached `k`, `v` `(offset + L, H_kv, D)` (both f32 or both f16).
@@ -56,18 +57,6 @@ pub fn causal_attention_cpu(q: &Tensor, k: &Tensor, v: &Tensor, offset: usize) -
     Tensor::from_vec(out, (l, nh * d), &Device::Cpu)
 }
 
-#[derive(Clone, Copy)]
-struct Shape {
-    l: usize,
-    nh: usize,
-    nkv: usize,
-    d: usize,
-    offset: usize,
-    scale: f32,
-}
-
-type RowFn<T> = fn(&Shape, &[f32], &[T], &[T], usize, usize, &mut [f32]);
-
 /// Splits the (row, head) pairs over candle's CPU thread pool.
 fn run<T: Sync>(sh: &Shape, q: &[f32], k: &[T], v: &[T], out: &mut [f32], row: RowFn<T>) {
     let units = sh.l * sh.nh;
@@ -84,75 +73,6 @@ fn run<T: Sync>(sh: &Shape, q: &[f32], k: &[T], v: &[T], out: &mut [f32], row: R
             row(sh, qrow, k, v, i, h, dst);
         }
     });
-}
-
-/// f32 cache: plain online softmax in f32.
-fn row_f32(sh: &Shape, q: &[f32], k: &[f32], v: &[f32], i: usize, h: usize, dst: &mut [f32]) {
-    let (d, kvh) = (sh.d, h / (sh.nh / sh.nkv));
-    let stride = sh.nkv * d;
-    let mut m = f32::NEG_INFINITY;
-    let mut sum = 0f32;
-    dst.fill(0.0);
-    for j in 0..=sh.offset + i {
-        let base = j * stride + kvh * d;
-        let krow = &k[base..base + d];
-        let score = q.iter().zip(krow).map(|(a, b)| a * b).sum::<f32>() * sh.scale;
-        let (ms, vs) = if score > m {
-            let ms = (m - score).exp();
-            m = score;
-            (ms, 1.0)
-        } else {
-            (1.0, (score - m).exp())
-        };
-        let vrow = &v[base..base + d];
-        for (a, &x) in dst.iter_mut().zip(vrow) {
-            *a = *a * ms + x * vs;
-        }
-        sum = sum * ms + vs;
-    }
-    let inv = 1.0 / sum;
-    dst.iter_mut().for_each(|a| *a *= inv);
-}
-
-/// f16 cache, llama.cpp's numerics: q rounded to f16, f32 scores, f16 value
-/// accumulator rescaled in place.
-fn row_f16(sh: &Shape, q: &[f32], k: &[f16], v: &[f16], i: usize, h: usize, dst: &mut [f32]) {
-    let (d, kvh) = (sh.d, h / (sh.nh / sh.nkv));
-    let stride = sh.nkv * d;
-    let q16: Vec<f32> = q.iter().map(|&x| f16::from_f32(x).to_f32()).collect();
-    let mut acc = vec![f16::ZERO; d];
-    let mut m = f32::NEG_INFINITY;
-    let mut sum = 0f32;
-    for j in 0..=sh.offset + i {
-        let base = j * stride + kvh * d;
-        let krow = &k[base..base + d];
-        let score = q16
-            .iter()
-            .zip(krow)
-            .map(|(a, b)| a * b.to_f32())
-            .sum::<f32>()
-            * sh.scale;
-        let mut ms = 1.0f32;
-        let mut vs = 1.0f32;
-        if score > m {
-            ms = (m - score).exp();
-            m = score;
-            for a in acc.iter_mut() {
-                *a = f16::from_f32(a.to_f32() * ms);
-            }
-        } else {
-            vs = (score - m).exp();
-        }
-        let vrow = &v[base..base + d];
-        for (a, x) in acc.iter_mut().zip(vrow) {
-            *a = f16::from_f32(a.to_f32() + x.to_f32() * vs);
-        }
-        sum = sum * ms + vs;
-    }
-    let inv = 1.0 / sum;
-    for (o, a) in dst.iter_mut().zip(&acc) {
-        *o = a.to_f32() * inv;
-    }
 }
 
 fn cpu_slice<'a, T: candle_core::WithDType>(
