@@ -223,9 +223,9 @@ fn llamacpp_tokens_are_our_argmax_or_a_near_tie() {
         model.reset();
         model.begin(ids.len() + cont.len() + 1).unwrap();
         let mut logits = model.forward(&ids, 0).unwrap().to_vec1::<f32>().unwrap();
-        let mut pos = ids.len();
         let mut ties = Vec::new();
         for (step, &t) in cont.iter().enumerate() {
+            let pos = ids.len() + step;
             let (best, best_v) =
                 logits
                     .iter()
@@ -243,7 +243,6 @@ fn llamacpp_tokens_are_our_argmax_or_a_near_tie() {
                 ties.push((step, gap));
             }
             logits = model.forward(&[t], pos).unwrap().to_vec1::<f32>().unwrap();
-            pos += 1;
         }
         eprintln!("prompt {n}: {} steps, near-ties {ties:?}", cont.len());
         assert!(

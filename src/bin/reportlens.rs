@@ -5,6 +5,8 @@
 // The crate root is src/bin/reportlens.rs, so submodules need explicit paths.
 #[path = "reportlens/bench.rs"]
 mod bench;
+#[path = "reportlens/bench_extract.rs"]
+mod bench_extract;
 #[path = "reportlens/check_numbers.rs"]
 mod check_numbers;
 #[path = "reportlens/convert.rs"]
@@ -41,6 +43,8 @@ enum Command {
     Generate(generate::Args),
     /// Measure load time, prefill and decode speed, and peak memory.
     Bench(bench::Args),
+    /// Pages per second of PDF extraction on a folder, against pdftotext.
+    BenchExtract(bench_extract::Args),
     /// Check every figure in an output against the source document.
     CheckNumbers(check_numbers::Args),
     /// Write a quantized Llama GGUF from a model directory (Index-1.9B) or a GGUF.
@@ -80,6 +84,7 @@ fn main() {
         Command::Plan(a) => plan::run(a),
         Command::Generate(a) => generate::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::BenchExtract(a) => bench_extract::run(a),
         Command::CheckNumbers(a) => check_numbers::run(a),
         Command::Convert(a) => convert::run(a),
         Command::Summarize(a) => jobs::summarize(a),
@@ -98,15 +103,25 @@ fn main() {
     }
 }
 
-/// The model to use: the one given, else the fetched test model.
+/// The model to use: the one given, else the one chosen in the app's
+/// Settings, else the fetched test model.
 pub fn resolve_model(given: Option<std::path::PathBuf>) -> anyhow::Result<std::path::PathBuf> {
-    match given {
-        Some(p) => Ok(p),
-        None => reportlens::paths::default_model().ok_or_else(|| {
+    if let Some(p) = given {
+        return Ok(p);
+    }
+    let dir = reportlens::store::data_dir().map_err(user)?;
+    if let Some(p) = reportlens::settings::Settings::load(&dir)
+        .map_err(user)?
+        .model
+    {
+        return Ok(p);
+    }
+    {
+        reportlens::paths::default_model().ok_or_else(|| {
             user(format!(
                 "no model given and the test model is not at {}; pass --model or run models/fetch-test-models",
                 reportlens::paths::test_model_path().display()
             ))
-        }),
+        })
     }
 }

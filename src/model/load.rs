@@ -271,6 +271,26 @@ fn load_gguf_weights(
     })
 }
 
+/// The desktop app's rule: the exact f32 KV cache when everything fits in
+/// memory, else the f16 one (half the cache memory, slower on the CPU),
+/// else the memory check's refusal with its numbers.
+pub fn load_engine_fitting(path: &Path, force_cpu: bool) -> Result<Engine, ModelError> {
+    let exact = LoadOptions {
+        force_cpu,
+        ..Default::default()
+    };
+    match load_engine(path, &exact) {
+        Err(ModelError::OutOfMemory { .. }) => load_engine(
+            path,
+            &LoadOptions {
+                kv_dtype: DType::F16,
+                ..exact
+            },
+        ),
+        other => other,
+    }
+}
+
 /// Weights + KV cache + working memory for a run of `opts.max_tokens`.
 pub fn estimate_memory(
     cfg: &LlamaConfig,

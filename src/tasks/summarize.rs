@@ -133,7 +133,7 @@ pub fn clean_end(text: &str) -> String {
                     && t[i + c.len_utf8()..].starts_with(char::is_whitespace))
         })
         .map(|(i, c)| i + c.len_utf8())
-        .last();
+        .next_back();
     match cut {
         Some(end) if end > t.len() / 3 => t[..end].trim_end().to_string(),
         _ => format!("{t}…"),

@@ -194,7 +194,9 @@ mod tests {
             w.extend_from_slice(&f16::from_f32(-0.02 * b as f32).to_le_bytes());
             w.extend((0..16u8).map(|j| j.wrapping_mul(37).wrapping_add(b)));
         }
-        let x: Vec<f32> = (0..128).map(|i| (i * 53 % 97) as f32 / 48.0 - 1.0).collect();
+        let x: Vec<f32> = (0..128)
+            .map(|i| (i * 53 % 97) as f32 / 48.0 - 1.0)
+            .collect();
         let a = quantize_activations(&x, Kind::Q4_1);
         let plain = dot(Kind::Q4_1, &w, &a, false);
         let fast = dot(Kind::Q4_1, &w, &a, has_avx2());

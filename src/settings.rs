@@ -1,0 +1,177 @@
+//! The user's settings (model, device, default languages, glossary, UI
+//! language), kept as JSON in the data folder so the app and the CLI share
+//! them.
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::prompt::{Lang, SummaryMode};
+
+/// File name of the settings inside the data folder.
+pub const SETTINGS_FILE: &str = "settings.json";
+
+/// Which device runs the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DevicePref {
+    /// The best available: CUDA, then Metal, then the CPU.
+    #[default]
+    Auto,
+    Cpu,
+}
+
+/// Everything the user can set. Unknown or missing fields fall back to the
+/// defaults, so an older or hand-edited file still loads.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// A GGUF file or an Index model folder; `None`: the test model.
+    pub model: Option<PathBuf>,
+    pub device: DevicePref,
+    pub summary_lang: Lang,
+    pub summary_mode: SummaryMode,
+    pub translate_to: TranslateTo,
+    /// A user glossary (TSV/CSV, English and Chinese) on top of the shipped one.
+    pub glossary: Option<PathBuf>,
+    /// "en" or "zh"; `None` follows the system locale.
+    pub ui_lang: Option<String>,
+}
+
+/// The default translation target (Chinese: most users read English reports).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TranslateTo(pub Lang);
+
+impl Default for TranslateTo {
+    fn default() -> Self {
+        TranslateTo(Lang::Zh)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("cannot read the settings file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the settings file {path} is not valid ({source}); fix or delete it")]
+    Parse {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("cannot save the settings to {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the UI language `{0}` is not supported (use en or zh)")]
+    UiLang(String),
+    #[error("the model {0} does not exist; choose a GGUF file or an Index model folder")]
+    ModelMissing(PathBuf),
+    #[error("the glossary {0} does not exist")]
+    GlossaryMissing(PathBuf),
+}
+
+impl Settings {
+    /// Loads `dir/settings.json`; a missing file gives the defaults.
+    pub fn load(dir: &Path) -> Result<Self, SettingsError> {
+        let path = dir.join(SETTINGS_FILE);
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|source| SettingsError::Parse { path, source }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Settings::default()),
+            Err(source) => Err(SettingsError::Read { path, source }),
+        }
+    }
+
+    /// Checks what can be checked before saving: files exist, languages known.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        if let Some(l) = &self.ui_lang {
+            if l != "en" && l != "zh" {
+                return Err(SettingsError::UiLang(l.clone()));
+            }
+        }
+        if let Some(m) = self.model.as_ref().filter(|m| !m.exists()) {
+            return Err(SettingsError::ModelMissing(m.clone()));
+        }
+        if let Some(g) = self.glossary.as_ref().filter(|g| !g.is_file()) {
+            return Err(SettingsError::GlossaryMissing(g.clone()));
+        }
+        Ok(())
+    }
+
+    /// Validates and writes `dir/settings.json` atomically (a crash mid-write
+    /// leaves the old file, never half a file).
+    pub fn save(&self, dir: &Path) -> Result<(), SettingsError> {
+        self.validate()?;
+        let path = dir.join(SETTINGS_FILE);
+        let write = |source| SettingsError::Write {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(write)?;
+        let tmp = dir.join(format!("{SETTINGS_FILE}.tmp"));
+        let json = serde_json::to_vec_pretty(self).expect("settings serialise");
+        std::fs::write(&tmp, json).map_err(write)?;
+        std::fs::rename(&tmp, &path).map_err(write)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_file_gives_defaults_and_saved_settings_reload() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Settings::load(dir.path()).unwrap();
+        assert_eq!(s, Settings::default());
+        assert_eq!(s.translate_to.0, Lang::Zh);
+        let glossary = dir.path().join("g.tsv");
+        std::fs::write(&glossary, "revenue\t营业收入\n").unwrap();
+        let s = Settings {
+            device: DevicePref::Cpu,
+            summary_lang: Lang::Zh,
+            summary_mode: SummaryMode::Financial,
+            translate_to: TranslateTo(Lang::En),
+            glossary: Some(glossary),
+            ui_lang: Some("zh".into()),
+            model: None,
+        };
+        s.save(dir.path()).unwrap();
+        assert_eq!(Settings::load(dir.path()).unwrap(), s);
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Settings {
+            ui_lang: Some("fr".into()),
+            ..Default::default()
+        };
+        assert!(matches!(s.save(dir.path()), Err(SettingsError::UiLang(_))));
+        let s = Settings {
+            model: Some(dir.path().join("nope.gguf")),
+            ..Default::default()
+        };
+        let e = s.save(dir.path()).unwrap_err().to_string();
+        assert!(
+            e.contains("nope.gguf") && e.contains("does not exist"),
+            "{e}"
+        );
+        assert!(!dir.path().join(SETTINGS_FILE).exists());
+    }
+
+    #[test]
+    fn a_partial_or_broken_file_is_handled() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(SETTINGS_FILE), r#"{"device":"cpu"}"#).unwrap();
+        let s = Settings::load(dir.path()).unwrap();
+        assert_eq!(s.device, DevicePref::Cpu);
+        assert_eq!(s.summary_lang, Lang::En);
+        std::fs::write(dir.path().join(SETTINGS_FILE), "{not json").unwrap();
+        let e = Settings::load(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("not valid"), "{e}");
+    }
+}
