@@ -1,8 +1,24 @@
 fn main() {
+    // The window's files are compiled into the binary: rebuild when they change.
+    println!("cargo:rerun-if-changed=../ui");
     // Declaring the app's commands makes them subject to capabilities: the
     // webview may call only what capabilities/default.json grants.
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(
-        tauri_build::AppManifest::new().commands(&["open_document", "model_status"]),
+        tauri_build::AppManifest::new().commands(&[
+            "open_document",
+            "model_status",
+            "plan_task",
+            "start_job",
+            "resume_job",
+            "cancel_job",
+            "list_jobs",
+            "open_job",
+            "delete_job",
+            "export_job",
+            "edit_translation",
+            "get_settings",
+            "save_settings",
+        ]),
     ))
     .expect("tauri build script failed");
 }

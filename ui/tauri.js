@@ -47,3 +47,45 @@ export async function onFileDrop(handlers) {
     }
   });
 }
+
+// ---- jobs ------------------------------------------------------------------
+
+export const planTask = (path, task) => tauri().core.invoke('plan_task', { path, task });
+export const startJob = (path, task) => tauri().core.invoke('start_job', { path, task });
+export const resumeJob = (job) => tauri().core.invoke('resume_job', { job });
+export const cancelJob = (job) => tauri().core.invoke('cancel_job', { job });
+export const listJobs = () => tauri().core.invoke('list_jobs');
+export const openJob = (job) => tauri().core.invoke('open_job', { job });
+export const deleteJob = (job) => tauri().core.invoke('delete_job', { job });
+export const exportJob = (job, format, path) => tauri().core.invoke('export_job', { job, format, path });
+export const editTranslation = (job, index, text) =>
+  tauri().core.invoke('edit_translation', { job, index, text });
+export const getSettings = () => tauri().core.invoke('get_settings');
+export const saveSettings = (settings) => tauri().core.invoke('save_settings', { settings });
+
+/** Every message of running jobs, in order: `handler(payload)`. */
+export function onJobEvent(handler) {
+  return tauri().event.listen('job-event', (e) => handler(e.payload));
+}
+
+/** Ask where to save an export; resolves to a path or null. */
+export async function pickSavePath(defaultPath, filterName, extension) {
+  const options = { defaultPath, filters: [{ name: filterName, extensions: [extension] }] };
+  const api = tauri();
+  const picked = api.dialog?.save
+    ? await api.dialog.save(options)
+    : await api.core.invoke('plugin:dialog|save', { options });
+  return picked ?? null;
+}
+
+/** Ask for a model file or folder, or a glossary; resolves to a path or null. */
+export async function pickPath({ directory = false, filterName, extensions }) {
+  const options = { multiple: false, directory };
+  if (!directory && extensions) options.filters = [{ name: filterName, extensions }];
+  const api = tauri();
+  const picked = api.dialog?.open
+    ? await api.dialog.open(options)
+    : await api.core.invoke('plugin:dialog|open', { options });
+  if (Array.isArray(picked)) return picked[0] ?? null;
+  return picked ?? null;
+}

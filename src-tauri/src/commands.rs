@@ -24,6 +24,8 @@ pub enum CommandError {
     Engine(String),
     #[error("internal error while reading the document: {0}")]
     Crashed(String),
+    #[error("job {0} is still running: cancel it or wait for it to finish")]
+    Busy(i64),
 }
 
 impl CommandError {
@@ -32,6 +34,7 @@ impl CommandError {
             CommandError::NoModel(_) => "no_model",
             CommandError::Engine(_) => "engine",
             CommandError::Crashed(_) => "crashed",
+            CommandError::Busy(_) => "busy",
         }
     }
 }
@@ -76,7 +79,8 @@ pub enum ModelStatus {
         name: String,
         path: PathBuf,
         context_length: usize,
-        /// "env" when REPORTLENS_MODEL chose it, "default" for the test model.
+        /// "env" when REPORTLENS_MODEL chose it, "settings" when the user
+        /// did, "default" for the test model.
         source: &'static str,
     },
     Missing {
@@ -88,10 +92,14 @@ pub enum ModelStatus {
     },
 }
 
-/// The model to use: `$REPORTLENS_MODEL`, else the fetched test model.
+/// The model to use: `$REPORTLENS_MODEL` (a per-launch override), else the
+/// one chosen in Settings, else the fetched test model.
 pub fn resolve_model() -> Result<(PathBuf, &'static str), CommandError> {
     if let Some(p) = std::env::var_os(MODEL_ENV).filter(|v| !v.is_empty()) {
         return Ok((PathBuf::from(p), "env"));
+    }
+    if let Some(p) = crate::settings::load_settings()?.model {
+        return Ok((p, "settings"));
     }
     reportlens::paths::default_model()
         .map(|p| (p, "default"))
@@ -167,7 +175,7 @@ pub async fn model_status() -> Result<ModelStatus, CommandError> {
 }
 
 /// Run `f` on Tauri's blocking pool; a panic becomes `CommandError::Crashed`.
-async fn off_ui_thread<T, F>(f: F) -> Result<T, CommandError>
+pub(crate) async fn off_ui_thread<T, F>(f: F) -> Result<T, CommandError>
 where
     T: Send + 'static,
     F: FnOnce() -> T + Send + 'static,
@@ -177,7 +185,7 @@ where
         .map_err(|e| CommandError::Crashed(e.to_string()))?
 }
 
-fn catch<T>(f: impl FnOnce() -> T) -> Result<T, CommandError> {
+pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> Result<T, CommandError> {
     panic::catch_unwind(AssertUnwindSafe(f)).map_err(|p| CommandError::Crashed(panic_text(&*p)))
 }
 

@@ -8,10 +8,23 @@ use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::test::{get_ipc_response, mock_builder, INVOKE_KEY};
 use tauri::webview::InvokeRequest;
 
+/// Every test in this binary shares one throwaway data folder (job database,
+/// settings), never the user's.
+fn isolated_data() -> &'static Path {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let d = std::env::temp_dir().join(format!("reportlens-ipc-data-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        std::env::set_var("REPORTLENS_DATA", &d);
+        d
+    })
+}
+
 fn app() -> (
     tauri::App<tauri::test::MockRuntime>,
     tauri::WebviewWindow<tauri::test::MockRuntime>,
 ) {
+    isolated_data();
     let app = with_app(mock_builder())
         .build(tauri::generate_context!())
         .expect("app builds");
@@ -123,7 +136,111 @@ fn model_status_reports_the_model_context() {
 #[test]
 fn commands_not_granted_by_capabilities_are_refused() {
     let (_app, webview) = app();
-    // The dialog plugin's save command is registered but not granted to the window.
-    let err = invoke(&webview, "plugin:dialog|save", json!({ "options": {} })).unwrap_err();
+    // The dialog plugin's message box is registered but not granted to the window.
+    let err = invoke(
+        &webview,
+        "plugin:dialog|message",
+        json!({ "message": "hi" }),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("not allowed"), "{err}");
+}
+
+/// Poll `open_job` until the job is no longer running.
+fn wait_for_job(webview: &tauri::WebviewWindow<tauri::test::MockRuntime>, id: i64) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    loop {
+        let v = invoke(webview, "open_job", json!({ "job": id })).expect("open_job");
+        if !v["running"].as_bool().unwrap() && v["job"]["status"] != "running" {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "job {id} did not finish"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_summary_runs_through_the_window_commands_and_is_kept_in_history() {
+    let Some(_model) = model() else { return };
+    let file = temp_file(
+        "results.md",
+        "# Q3 results\n\nRevenue rose 12% to $4.2 billion. Net profit was $310 million.\n",
+    );
+    let (_app, webview) = app();
+    let task = json!({ "task": "summarize", "lang": "en", "mode": "financial" });
+    let plan = invoke(&webview, "plan_task", json!({ "path": file, "task": task })).unwrap();
+    assert_eq!(plan["strategy"], "whole");
+    let id = invoke(&webview, "start_job", json!({ "path": file, "task": task }))
+        .expect("job starts")
+        .as_i64()
+        .unwrap();
+    let v = wait_for_job(&webview, id);
+    assert_eq!(v["job"]["status"], "done", "{v}");
+    assert_eq!(v["result"]["kind"], "summary");
+    assert!(!v["result"]["markdown"].as_str().unwrap().trim().is_empty());
+    assert_eq!(v["blocks"][0]["text"], "Q3 results");
+
+    let jobs = invoke(&webview, "list_jobs", json!({})).unwrap();
+    assert!(jobs.as_array().unwrap().iter().any(|j| j["id"] == id));
+
+    // Export: a summary has no bilingual form; Markdown gets its extension added.
+    let out = std::env::temp_dir().join(format!("reportlens-ipc-export-{}", std::process::id()));
+    let err = invoke(
+        &webview,
+        "export_job",
+        json!({ "job": id, "format": "bilingual-docx", "path": out }),
+    )
+    .unwrap_err();
+    assert!(
+        err["message"].as_str().unwrap().contains("translation"),
+        "{err}"
+    );
+    let written = invoke(
+        &webview,
+        "export_job",
+        json!({ "job": id, "format": "markdown", "path": out }),
+    )
+    .unwrap();
+    let written = PathBuf::from(written.as_str().unwrap());
+    assert_eq!(written.extension().unwrap(), "md");
+    assert!(std::fs::read_to_string(&written)
+        .unwrap()
+        .contains("results.md"));
+    std::fs::remove_file(&written).ok();
+
+    invoke(&webview, "delete_job", json!({ "job": id })).unwrap();
+    let jobs = invoke(&webview, "list_jobs", json!({})).unwrap();
+    assert!(!jobs.as_array().unwrap().iter().any(|j| j["id"] == id));
+}
+
+#[test]
+fn settings_are_saved_and_bad_values_refused() {
+    let (_app, webview) = app();
+    let v = invoke(&webview, "get_settings", json!({})).unwrap();
+    let catalog = v["catalog"].as_array().unwrap();
+    assert!(catalog.iter().any(|e| e["id"] == "index-1.9b-32k"));
+    let mut s = v["settings"].clone();
+    s["summary_lang"] = json!("zh");
+    s["translate_to"] = json!("en");
+    let saved = invoke(&webview, "save_settings", json!({ "settings": s })).unwrap();
+    assert_eq!(saved["settings"]["summary_lang"], "zh");
+    let again = invoke(&webview, "get_settings", json!({})).unwrap();
+    assert_eq!(again["settings"]["translate_to"], "en");
+
+    s["model"] = json!("/nonexistent/model.gguf");
+    let err = invoke(&webview, "save_settings", json!({ "settings": s })).unwrap_err();
+    assert!(
+        err["message"].as_str().unwrap().contains("does not exist"),
+        "{err}"
+    );
+    let after = invoke(&webview, "get_settings", json!({})).unwrap();
+    assert!(after["settings"]["model"].is_null(), "nothing was written");
+    // Put the defaults back for the other tests in this binary.
+    s["model"] = Value::Null;
+    s["summary_lang"] = json!("en");
+    s["translate_to"] = json!("zh");
+    invoke(&webview, "save_settings", json!({ "settings": s })).unwrap();
 }

@@ -21,6 +21,9 @@ const APP_BIN = path.resolve(process.env.REPORTLENS_APP_BIN || path.join(ROOT, '
 const CLI_BIN = path.resolve(process.env.REPORTLENS_CLI_BIN || path.join(ROOT, 'target/debug/reportlens'));
 const PDF = path.resolve(process.env.REPORTLENS_E2E_PDF || path.join(ROOT, '../shared/corpus/pdf/olmocr__earnings.pdf'));
 const DOCX = path.resolve(process.env.REPORTLENS_E2E_DOCX || path.join(ROOT, '../shared/corpus/docx/docling__word_sample.docx'));
+// A short real PDF with figures (20,000 bottles, 10,000 blankets, 200 laptops): the jobs run on
+// it so the real model finishes in seconds, not minutes, on CI's two cores.
+const MEMO = path.resolve(process.env.REPORTLENS_E2E_MEMO || path.join(ROOT, '../shared/corpus/pdf/unstructured__fake-memo.pdf'));
 const ARTIFACTS = path.join(HERE, 'artifacts');
 const MODEL = process.env.REPORTLENS_MODEL
   || path.join(process.env.REPORTLENS_MODELS || path.join(os.homedir(), '.cache/reportlens/models'),
@@ -197,6 +200,7 @@ async function launch(extraEnv = {}) {
   }
   if (!existsSync(DOCX)) fail(`test DOCX not found at ${DOCX} (expects ../shared/corpus beside the repo)`);
   if (!existsSync(PDF)) fail(`test PDF not found at ${PDF} (expects ../shared/corpus beside the repo)`);
+  if (!existsSync(MEMO)) fail(`test PDF not found at ${MEMO} (expects ../shared/corpus beside the repo)`);
   if (!existsSync(MODEL)) fail(`test model not found at ${MODEL}; run models/fetch-test-models`);
   for (const tool of ['Xvfb', 'WebKitWebDriver']) {
     if (!which(tool)) fail(`${tool} is not installed (apt-get install xvfb webkit2gtk-driver)`);
@@ -213,6 +217,8 @@ async function launch(extraEnv = {}) {
     TAURI_WEBVIEW_AUTOMATION: 'true',
     GSETTINGS_BACKEND: 'memory',
     REPORTLENS_MODEL: MODEL,
+    // The model cache stays the real one (the catalogue shows the test model as present).
+    REPORTLENS_MODELS: path.dirname(MODEL),
     LANG: 'C.UTF-8',
     // Keep the app's webview data (localStorage) out of the user's profile.
     XDG_DATA_HOME: path.join(tmp, 'data'),
@@ -379,6 +385,127 @@ describe('ReportLens window', { timeout: 600_000 }, () => {
     assert.equal(await exec('return document.querySelectorAll("#preview script, #preview img, #preview a, #doc-name img").length;'), 0);
     assert.equal(await text('#doc-name'), name);
     assert.match(await text('#preview'), /<script>window\.__pwned = 2<\/script>/);
+  });
+});
+
+describe('ReportLens jobs in the window', { timeout: 900_000 }, () => {
+  before(() => launch());
+  after(shutdown);
+
+  const jobState = () => exec('return window.__reportlens.state().job;');
+  const click = async (css) => wd('POST', s(`/element/${await find(css)}/click`), {});
+
+  async function chooseTask(id) {
+    await click(`#${id}`);
+    await until('the plan for the task', async () =>
+      exec('const p = window.__reportlens.state().plan; return p ? p.strategy : null;'), { timeout: 120_000 });
+  }
+
+  test('a translation runs with progress and shows source and target aligned, figures marked', async () => {
+    assert.equal(await openPath(MEMO), 'ready');
+    await chooseTask('task-translate');
+    assert.equal(await attr('#plan-strategy', 'data-strategy'), 'batched');
+    await click('#run-button');
+    await until('the job to start', async () => (await jobState())?.running, { timeout: 30_000 });
+    const done = await until('the translation to finish', async () => {
+      const j = await jobState();
+      return j && !j.running && j.status;
+    }, { timeout: 600_000, interval: 200 });
+    assert.equal(done, 'done', await text('#job-status'));
+
+    const extracted = JSON.parse(execFileSync(CLI_BIN, ['extract', MEMO, '--json'], { encoding: 'utf8' }));
+    const blocks = extracted.blocks.filter((b) => b.text.trim()).map((b) => b.text);
+    const rows = await exec(`return [...document.querySelectorAll('#pairs-body tr')].map((tr) =>
+      [tr.children[0].querySelector('.cell-text').textContent, tr.children[1].textContent]);`);
+    assert.equal(rows.length, blocks.length, 'one row per source block');
+    rows.forEach(([src, tgt], i) => {
+      assert.equal(src, blocks[i], `row ${i} holds source block ${i}`);
+      assert.ok(tgt.trim(), `row ${i} has a translation`);
+    });
+    // Every figure of the translation is checked and marked in place.
+    const marks = await exec(`return [...document.querySelectorAll('#pairs mark.fig')].map((m) => [m.textContent, m.dataset.status]);`);
+    assert.ok(marks.length > 0, 'figures are marked');
+    for (const [, st] of marks) assert.ok(['verified', 'approximate', 'mismatch', 'unsupported'].includes(st), st);
+    const total = Number((await exec('return document.querySelector("#findings span").textContent;')).match(/\d+/)[0]);
+    assert.equal(total, marks.length, 'the findings line counts the marks');
+    // Hovering a row highlights both of its cells.
+    await exec(`document.querySelector('#pairs-body tr').dispatchEvent(new MouseEvent('mouseenter'));`);
+    assert.equal(await exec(`return document.querySelector('#pairs-body tr').classList.contains('hot');`), true);
+    console.log(`screenshot: ${await screenshot('translation-side-by-side.png')}`);
+
+    // An edit of a translated block is saved and reloads with the job.
+    await exec(`const cell = document.querySelector('#pairs-body tr:first-child td:last-child .cell-text');
+      cell.focus(); cell.textContent = '2023年5月5日 致相关人士（已编辑）'; cell.blur();`);
+    await until('the edit to be saved', async () => (await text('#notice')).includes('saved'), { timeout: 30_000 });
+
+    // Bilingual DOCX export (the save dialog is bypassed; the same code writes the file).
+    const out = path.join(tmp, 'bilingual');
+    const written = await execAsync(`const done = arguments[arguments.length - 1];
+      window.__reportlens.exportTo('bilingual-docx', arguments[0]).then(done, (e) => done('threw: ' + e));`, [out]);
+    assert.equal(written, `${out}.docx`);
+    const back = JSON.parse(execFileSync(CLI_BIN, ['extract', written, '--json'], { encoding: 'utf8' }));
+    const all = back.blocks.map((b) => b.text).join('\n');
+    assert.ok(all.includes('20,000 bottles of water'), 'the export holds the source');
+    assert.ok(all.includes('2023年5月5日 致相关人士（已编辑）'), 'the export holds the (edited) translation');
+  });
+
+  test('a summary streams, cancels within a second, and resumes from the history', async () => {
+    assert.equal(await openPath(MEMO), 'ready');
+    await chooseTask('task-summarize');
+    await click('#run-button');
+    await until('text to stream in', async () => ((await jobState())?.tokens ?? 0) >= 5, { timeout: 300_000, interval: 100 });
+    assert.ok((await exec('return document.getElementById("summary-text").textContent.length;')) > 0);
+    console.log(`screenshot: ${await screenshot('summary-streaming.png')}`);
+    const t0 = Date.now();
+    await click('#cancel-button');
+    await until('the job to stop', async () => !(await jobState()).running, { timeout: 5_000, interval: 50 });
+    assert.ok(Date.now() - t0 < 1_500, `cancel took ${Date.now() - t0} ms`);
+    assert.equal((await jobState()).status, 'cancelled');
+    assert.equal(await displayed('#resume-button'), true);
+
+    await click('#history-button');
+    await until('the history to list the job', async () =>
+      exec('return document.querySelectorAll("#history-list tr[data-status=cancelled]").length;'));
+    console.log(`screenshot: ${await screenshot('history.png')}`);
+    await click('#history-list tr[data-status=cancelled] button[data-action=open]');
+    await until('the cancelled job to show', async () => displayed('#resume-button'));
+    await click('#resume-button');
+    assert.equal((await jobState()).running, true, 'running from the click on');
+    const done = await until('the resumed summary to finish', async () => {
+      const j = await jobState();
+      return j && !j.running && j.status;
+    }, { timeout: 600_000, interval: 200 });
+    assert.equal(done, 'done', await text('#job-status'));
+    assert.ok((await text('#summary-text')).trim().length > 0);
+    assert.equal(await displayed('#export-bar'), true);
+    assert.equal(await displayed('#export-bar .bilingual-only'), false, 'no bilingual export for a summary');
+    console.log(`screenshot: ${await screenshot('summary-done.png')}`);
+
+    // Reopened from the history: shown at once, nothing recomputed.
+    await click('#history-button');
+    await until('a done job in the history', async () =>
+      exec('return document.querySelectorAll("#history-list tr[data-status=done]").length >= 2;'));
+    const id = (await jobState()).id;
+    await click(`#history-list tr[data-job="${id}"] button[data-action=open]`);
+    await until('the stored result', async () => (await jobState())?.hasResult);
+    assert.equal((await jobState()).running, false);
+  });
+
+  test('settings show the catalogue and persist the defaults', async () => {
+    await click('#settings-button');
+    await until('the settings dialog', async () => displayed('#settings-dialog'));
+    const items = await exec('return [...document.querySelectorAll("#settings-catalog li")].map((li) => li.dataset.id);');
+    assert.deepEqual(items.sort(), ['index-1.9b-32k', 'smollm2-135m-instruct-q4_1']);
+    assert.equal(await exec('return document.querySelector("#settings-catalog li[data-id=smollm2-135m-instruct-q4_1]").classList.contains("present");'), true);
+    await exec(`document.getElementById('settings-translate-to').value = 'en';`);
+    console.log(`screenshot: ${await screenshot('settings.png')}`);
+    await click('#settings-save');
+    await until('the dialog to close', async () => !(await displayed('#settings-dialog')));
+    assert.equal(await exec('return document.getElementById("translate-to").value;'), 'en');
+    await setLanguage('zh');
+    assert.equal(await text('#run-button'), '运行');
+    assert.equal(await text('#history-button'), '历史记录');
+    await setLanguage('en');
   });
 });
 

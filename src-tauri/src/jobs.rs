@@ -1,0 +1,435 @@
+//! Thin commands over the engine's jobs: plan, run (streamed to the window as
+//! `job-event` events), cancel, resume, history, export and translation edits.
+//! A job runs on its own thread; the loaded model is kept between jobs.
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reportlens::export::{self, ExportFormat};
+use reportlens::model::{load_engine_fitting, Engine};
+use reportlens::plan::{plan_file_with, Plan, PlanOptions};
+use reportlens::settings::DevicePref;
+use reportlens::store::{JobId, JobRecord, JobSummary, Store};
+use reportlens::tasks::{self, JobEvent, JobOutcome, JobRequest, JobResult};
+use reportlens::{Block, TaskSpec};
+use serde::Serialize;
+use tauri::{AppHandle, Emitter, Manager, Runtime, State};
+
+use crate::commands::{catch, off_ui_thread, resolve_model, CommandError};
+
+/// The event every job message travels on.
+pub const JOB_EVENT: &str = "job-event";
+
+/// A model loaded for some settings, kept for the next job.
+struct Loaded {
+    model: PathBuf,
+    cpu: bool,
+    engine: Engine,
+}
+
+/// The job running now and how to stop it.
+struct Running {
+    job: JobId,
+    cancel: Arc<AtomicBool>,
+}
+
+/// What the shell keeps between commands.
+#[derive(Default)]
+pub struct JobState {
+    engine: Mutex<Option<Loaded>>,
+    running: Mutex<Option<Running>>,
+}
+
+impl JobState {
+    fn running_job(&self) -> Option<JobId> {
+        self.running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|r| r.job)
+    }
+}
+
+fn engine_err(e: impl std::fmt::Display) -> CommandError {
+    CommandError::Engine(e.to_string())
+}
+
+fn open_store() -> Result<Store, CommandError> {
+    Store::open_default().map_err(engine_err)
+}
+
+fn device_pref() -> DevicePref {
+    crate::settings::load_settings()
+        .map(|s| s.device)
+        .unwrap_or_default()
+}
+
+/// The plan a job for `path` and `task` would run, with the time it should
+/// take at the speed measured on this machine.
+pub fn plan_task_with(path: &Path, model: &Path, task: TaskSpec) -> Result<Plan, CommandError> {
+    let opts = PlanOptions {
+        task,
+        ..Default::default()
+    };
+    let (_, _, plan) = plan_file_with(path, model, Some(&opts)).map_err(engine_err)?;
+    let speed = reportlens::store::data_dir()
+        .ok()
+        .and_then(|d| tasks::load_speed(&d, &tasks::model_id(model)));
+    Ok(plan.expect("a plan was asked for").with_speed(speed))
+}
+
+#[tauri::command]
+pub async fn plan_task(path: String, task: TaskSpec) -> Result<Plan, CommandError> {
+    let (model, _) = resolve_model()?;
+    off_ui_thread(move || plan_task_with(Path::new(&path), &model, task)).await?
+}
+
+/// Store the document and create (or find the unfinished) job, then run it.
+#[tauri::command]
+pub async fn start_job<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, JobState>,
+    path: String,
+    task: TaskSpec,
+) -> Result<JobId, CommandError> {
+    if let Some(j) = state.running_job() {
+        return Err(CommandError::Busy(j.0));
+    }
+    let (model, _) = resolve_model()?;
+    let glossary = crate::settings::load_settings()
+        .ok()
+        .and_then(|s| s.glossary);
+    let req = JobRequest {
+        file: PathBuf::from(path),
+        model: model.clone(),
+        task,
+        strategy: None,
+        context: None,
+        glossary,
+    };
+    let id = off_ui_thread(move || -> Result<JobId, CommandError> {
+        let mut store = open_store()?;
+        tasks::submit(&mut store, &req).map_err(engine_err)
+    })
+    .await??;
+    spawn_run(app, id, model)?;
+    Ok(id)
+}
+
+/// Continue an unfinished job from its last finished pass.
+#[tauri::command]
+pub async fn resume_job<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, JobState>,
+    job: i64,
+) -> Result<JobId, CommandError> {
+    if let Some(j) = state.running_job() {
+        return Err(CommandError::Busy(j.0));
+    }
+    let id = JobId(job);
+    let record = off_ui_thread(move || open_store()?.get_job(id).map_err(engine_err)).await??;
+    spawn_run(app, id, PathBuf::from(&record.model_path))?;
+    Ok(id)
+}
+
+/// Ask the running job to stop; it keeps its finished passes.
+#[tauri::command]
+pub fn cancel_job(state: State<'_, JobState>, job: i64) -> bool {
+    let running = state.running.lock().unwrap_or_else(|e| e.into_inner());
+    match running.as_ref() {
+        Some(r) if r.job.0 == job => {
+            r.cancel.store(true, Ordering::SeqCst);
+            true
+        }
+        _ => false,
+    }
+}
+
+fn spawn_run<R: Runtime>(app: AppHandle<R>, id: JobId, model: PathBuf) -> Result<(), CommandError> {
+    let cancel = Arc::new(AtomicBool::new(false));
+    {
+        let state = app.state::<JobState>();
+        let mut running = state.running.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(r) = running.as_ref() {
+            return Err(CommandError::Busy(r.job.0));
+        }
+        *running = Some(Running {
+            job: id,
+            cancel: cancel.clone(),
+        });
+    }
+    let worker_app = app.clone();
+    std::thread::Builder::new()
+        .name(format!("reportlens-job-{id}"))
+        .spawn(move || {
+            let app = worker_app;
+            let outcome = catch(|| run_on_this_thread(&app, id, &model, cancel));
+            let failure = match outcome {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e.to_string()),
+                Err(e) => Some(e.to_string()),
+            };
+            *app.state::<JobState>()
+                .running
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = None;
+            if let Some(error) = failure {
+                if let Ok(store) = open_store() {
+                    let _ = store.fail_job(id, &error);
+                }
+                let _ = app.emit(JOB_EVENT, JobEvent::Failed { job: id, error });
+            }
+            let _ = app.emit(JOB_EVENT, serde_json::json!({"event": "idle", "job": id}));
+        })
+        .map_err(|e| CommandError::Crashed(e.to_string()))?;
+    Ok(())
+}
+
+/// Load (or reuse) the model and run the job, forwarding every event.
+fn run_on_this_thread<R: Runtime>(
+    app: &AppHandle<R>,
+    id: JobId,
+    model: &Path,
+    cancel: Arc<AtomicBool>,
+) -> Result<(), CommandError> {
+    let state = app.state::<JobState>();
+    let cpu = device_pref() == DevicePref::Cpu;
+    let mut slot = state.engine.lock().unwrap_or_else(|e| e.into_inner());
+    if !slot
+        .as_ref()
+        .is_some_and(|l| l.model == model && l.cpu == cpu)
+    {
+        *slot = None; // free the old model before loading the new one
+        let _ = app.emit(
+            JOB_EVENT,
+            serde_json::json!({"event": "loading-model", "job": id, "model": model}),
+        );
+        let engine = load_engine_fitting(model, cpu).map_err(engine_err)?;
+        let _ = app.emit(
+            JOB_EVENT,
+            serde_json::json!({"event": "model-loaded", "job": id, "device": engine.device.to_string()}),
+        );
+        *slot = Some(Loaded {
+            model: model.to_path_buf(),
+            cpu,
+            engine,
+        });
+    }
+    let engine = &mut slot.as_mut().expect("loaded above").engine;
+    let mut store = open_store()?;
+    let mut tokens = TokenBatcher::default();
+    let outcome = tasks::run_job(&mut store, engine, id, Some(cancel), &mut |e| {
+        for out in tokens.push(e) {
+            let _ = app.emit(JOB_EVENT, out);
+        }
+    });
+    if let Some(out) = tokens.flush() {
+        let _ = app.emit(JOB_EVENT, out);
+    }
+    match outcome {
+        Ok(JobOutcome::Done(_)) | Ok(JobOutcome::Cancelled { .. }) => Ok(()),
+        // The runner already stored the failure and sent the event.
+        Err(_) => Ok(()),
+    }
+}
+
+/// Streamed text reaches the window in pieces of at most ~10 per second:
+/// every event costs the webview a script evaluation, and a repaint per token
+/// would take CPU from the model. Other events pass at once, after the text
+/// held before them.
+#[derive(Default)]
+struct TokenBatcher {
+    held: Option<(JobId, usize, String)>,
+    last: Option<Instant>,
+}
+
+impl TokenBatcher {
+    const EVERY: Duration = Duration::from_millis(100);
+
+    fn push(&mut self, e: &JobEvent) -> Vec<JobEvent> {
+        match e {
+            JobEvent::Token { job, pass, text } => {
+                match &mut self.held {
+                    Some((j, p, held)) if j == job && p == pass => held.push_str(text),
+                    _ => {
+                        let before = self.flush();
+                        self.held = Some((*job, *pass, text.clone()));
+                        if let Some(b) = before {
+                            return vec![b];
+                        }
+                    }
+                }
+                if self.last.is_none_or(|t| t.elapsed() >= Self::EVERY) {
+                    return self.flush().into_iter().collect();
+                }
+                Vec::new()
+            }
+            other => {
+                let mut out: Vec<JobEvent> = self.flush().into_iter().collect();
+                out.push(other.clone());
+                out
+            }
+        }
+    }
+
+    fn flush(&mut self) -> Option<JobEvent> {
+        let (job, pass, text) = self.held.take()?;
+        self.last = Some(Instant::now());
+        Some(JobEvent::Token { job, pass, text })
+    }
+}
+
+/// Past jobs, newest first.
+#[tauri::command]
+pub async fn list_jobs() -> Result<Vec<JobSummary>, CommandError> {
+    off_ui_thread(|| open_store()?.list_jobs().map_err(engine_err)).await?
+}
+
+/// A stored job as the window shows it: the source blocks, the result when
+/// done, and the outputs of the passes finished so far.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobView {
+    pub job: JobRecord,
+    pub running: bool,
+    pub blocks: Vec<Block>,
+    pub pages: Option<u32>,
+    pub result: Option<JobResult>,
+    pub passes_done: Vec<String>,
+}
+
+pub fn job_view(id: JobId, running: bool) -> Result<JobView, CommandError> {
+    let store = open_store()?;
+    let job = store.get_job(id).map_err(engine_err)?;
+    let doc = store
+        .get_document(&job.document_sha256)
+        .map_err(engine_err)?;
+    let result = if job.status == reportlens::store::JobStatus::Done {
+        Some(tasks::load_result(&store, id).map_err(engine_err)?)
+    } else {
+        None
+    };
+    let passes_done = store
+        .finished_chunks(id)
+        .map_err(engine_err)?
+        .into_values()
+        .map(|c| c.output)
+        .collect();
+    Ok(JobView {
+        job,
+        running,
+        blocks: doc.blocks,
+        pages: doc.pages,
+        result,
+        passes_done,
+    })
+}
+
+/// Reopen a job from the history without recomputing anything.
+#[tauri::command]
+pub async fn open_job(state: State<'_, JobState>, job: i64) -> Result<JobView, CommandError> {
+    let running = state.running_job() == Some(JobId(job));
+    off_ui_thread(move || job_view(JobId(job), running)).await?
+}
+
+#[tauri::command]
+pub async fn delete_job(state: State<'_, JobState>, job: i64) -> Result<(), CommandError> {
+    if state.running_job() == Some(JobId(job)) {
+        return Err(CommandError::Busy(job));
+    }
+    off_ui_thread(move || open_store()?.delete_job(JobId(job)).map_err(engine_err)).await?
+}
+
+/// Write a finished job to `path` as `format` (markdown, bilingual-markdown,
+/// docx, bilingual-docx).
+pub fn export_job_to(id: JobId, format: &str, path: &Path) -> Result<PathBuf, CommandError> {
+    let format: ExportFormat = format.parse().map_err(CommandError::Engine)?;
+    let store = open_store()?;
+    let result = tasks::load_result(&store, id).map_err(engine_err)?;
+    if format.is_bilingual() && !matches!(result, JobResult::Translation { .. }) {
+        return Err(CommandError::Engine(
+            "a bilingual export needs a translation; export a summary as Markdown or DOCX".into(),
+        ));
+    }
+    // The save dialog may hand back a name without the extension.
+    let mut path = path.to_path_buf();
+    if path.extension().and_then(|e| e.to_str()) != Some(format.extension()) {
+        let mut name = path.file_name().unwrap_or_default().to_os_string();
+        name.push(".");
+        name.push(format.extension());
+        path.set_file_name(name);
+    }
+    export::write(&result.export_content(), format, &path).map_err(engine_err)?;
+    Ok(path)
+}
+
+#[tauri::command]
+pub async fn export_job(job: i64, format: String, path: String) -> Result<PathBuf, CommandError> {
+    off_ui_thread(move || export_job_to(JobId(job), &format, Path::new(&path))).await?
+}
+
+/// Save the user's edit of one translated block; the figures are re-checked.
+#[tauri::command]
+pub async fn edit_translation(
+    job: i64,
+    index: usize,
+    text: String,
+) -> Result<JobResult, CommandError> {
+    off_ui_thread(move || {
+        let store = open_store()?;
+        tasks::edit_translation(&store, JobId(job), index, &text).map_err(engine_err)
+    })
+    .await?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(text: &str) -> JobEvent {
+        JobEvent::Token {
+            job: JobId(1),
+            pass: 0,
+            text: text.into(),
+        }
+    }
+
+    fn texts(events: &[JobEvent]) -> Vec<String> {
+        events
+            .iter()
+            .map(|e| match e {
+                JobEvent::Token { text, .. } => text.clone(),
+                other => format!("<{}>", serde_json::to_value(other).unwrap()["event"]),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn tokens_are_batched_and_nothing_is_lost_or_reordered() {
+        let mut b = TokenBatcher::default();
+        let mut out = Vec::new();
+        // The first token goes at once; the next ones are held (< 100 ms).
+        out.extend(b.push(&token("Rev")));
+        out.extend(b.push(&token("enue ")));
+        out.extend(b.push(&token("rose")));
+        assert_eq!(texts(&out), vec!["Rev"]);
+        // Another event flushes the held text first.
+        out.extend(b.push(&JobEvent::Cancelled {
+            job: JobId(1),
+            passes_done: 0,
+        }));
+        assert_eq!(texts(&out), vec!["Rev", "enue rose", "<\"cancelled\">"]);
+        assert!(b.flush().is_none());
+        // Held text of one pass never merges into the next pass.
+        let mut b = TokenBatcher::default();
+        let mut out = b.push(&token("a"));
+        out.extend(b.push(&token("b")));
+        out.extend(b.push(&JobEvent::Token {
+            job: JobId(1),
+            pass: 1,
+            text: "c".into(),
+        }));
+        out.extend(b.flush());
+        assert_eq!(texts(&out), vec!["a", "b", "c"]);
+    }
+}

@@ -1,0 +1,137 @@
+// Settings: model (file or folder, with the catalogue of known models and
+// whether each is here and fits), device, default languages, glossary. Saved
+// by the engine in the data folder; a bad value is refused with the reason.
+import { byId, el, clear, setText, show } from './dom.js';
+import { t, num } from './i18n.js';
+import { getSettings, saveSettings, pickPath } from './tauri.js';
+
+let view = null; // the last SettingsView
+let draft = null; // the settings being edited
+let handlers = { onSaved: () => {}, onDefaults: () => {} };
+
+export function settingsState() {
+  return view;
+}
+
+function gib(bytes) {
+  return `${(bytes / 1024 ** 3).toFixed(bytes < 1024 ** 3 ? 2 : 1)} GiB`;
+}
+
+// An entry is the catalogue model's fields (flattened) plus path, present, too_large.
+function catalogItems(entries) {
+  return entries.map((e) => {
+    const size = e.files.reduce((s, f) => s + (f.size ?? f.approx_size ?? 0), 0);
+    const state = e.present ? 'present' : 'missing';
+    const notes = [t(`catalog.${state}`)];
+    if (e.too_large) notes.push(t('catalog.too_large'));
+    const use = e.present
+      ? el('button', { type: 'button', class: 'ghost', dataset: { path: e.path } }, t('catalog.use'))
+      : null;
+    return el('li', { class: `catalog-item ${state}`, dataset: { id: e.id } },
+      el('strong', {}, e.name),
+      el('span', { class: 'muted' }, ` · ${e.parameters} · ${t('catalog.context', { n: num(e.context_length) })} · ${gib(size)}`),
+      el('span', { class: `tag ${e.too_large ? 'bad' : state}` }, notes.join(' · ')),
+      el('span', { class: 'path' }, e.present ? e.path : e.source),
+      use);
+  });
+}
+
+function renderForm() {
+  const s = draft;
+  setText(byId('settings-model-path'), s.model ?? t('settings.default_model'));
+  const env = view.env_model;
+  show(byId('settings-env'), !!env);
+  if (env) setText(byId('settings-env'), t('settings.env_override', { path: env }));
+  byId('settings-device').value = s.device;
+  byId('settings-summary-lang').value = s.summary_lang;
+  byId('settings-summary-mode').value = s.summary_mode;
+  byId('settings-translate-to').value = s.translate_to;
+  setText(byId('settings-glossary'), s.glossary ?? t('settings.no_glossary'));
+  const list = byId('settings-catalog');
+  clear(list);
+  list.append(...catalogItems(view.catalog));
+  const welcome = byId('welcome-catalog');
+  clear(welcome);
+  welcome.append(...catalogItems(view.catalog));
+}
+
+export async function loadSettings() {
+  view = await getSettings();
+  draft = { ...view.settings };
+  handlers.onDefaults(view.settings);
+  renderForm();
+  return view;
+}
+
+export async function openSettings() {
+  const d = byId('settings-dialog');
+  show(byId('settings-error'), false);
+  try {
+    await loadSettings();
+  } catch (err) {
+    setText(byId('settings-error'), String(err?.message ?? err));
+    show(byId('settings-error'), true);
+  }
+  if (!d.open) d.showModal();
+}
+
+/** Remember the UI language with the other settings (best effort). */
+export async function saveUiLanguage(lang) {
+  if (!view) return;
+  try {
+    view = await saveSettings({ ...view.settings, ui_lang: lang });
+    draft = { ...view.settings };
+  } catch { /* the choice still applies to this window */ }
+}
+
+async function save() {
+  const err = byId('settings-error');
+  show(err, false);
+  const next = {
+    ...draft,
+    device: byId('settings-device').value,
+    summary_lang: byId('settings-summary-lang').value,
+    summary_mode: byId('settings-summary-mode').value,
+    translate_to: byId('settings-translate-to').value,
+  };
+  try {
+    view = await saveSettings(next);
+    draft = { ...view.settings };
+    handlers.onDefaults(view.settings);
+    byId('settings-dialog').close();
+    handlers.onSaved(view);
+  } catch (e) {
+    setText(err, String(e?.message ?? e));
+    show(err, true);
+  }
+}
+
+export function initSettings(h) {
+  handlers = h;
+  const d = byId('settings-dialog');
+  d.querySelector('[data-close]').addEventListener('click', () => d.close());
+  byId('settings-save').addEventListener('click', save);
+  byId('choose-model-file').addEventListener('click', async () => {
+    const p = await pickPath({ filterName: 'GGUF', extensions: ['gguf'] });
+    if (p) { draft.model = p; renderForm(); }
+  });
+  byId('choose-model-dir').addEventListener('click', async () => {
+    const p = await pickPath({ directory: true });
+    if (p) { draft.model = p; renderForm(); }
+  });
+  byId('use-test-model').addEventListener('click', () => { draft.model = null; renderForm(); });
+  byId('choose-glossary').addEventListener('click', async () => {
+    const p = await pickPath({ filterName: t('settings.glossary'), extensions: ['tsv', 'csv', 'txt'] });
+    if (p) { draft.glossary = p; renderForm(); }
+  });
+  byId('clear-glossary').addEventListener('click', () => { draft.glossary = null; renderForm(); });
+  for (const list of [byId('settings-catalog'), byId('welcome-catalog')]) {
+    list.addEventListener('click', (e) => {
+      const b = e.target.closest('button[data-path]');
+      if (!b) return;
+      draft.model = b.dataset.path;
+      renderForm();
+      if (!d.open) d.showModal();
+    });
+  }
+}
