@@ -34,6 +34,14 @@ fn model() -> Option<PathBuf> {
     }
 }
 
+/// The model tests take turns: candle's CPU thread pools spin while they
+/// wait, so two jobs at once on CI's two cores run far slower than one after
+/// the other (measured: 354 s in parallel, 234 s in turn).
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TURN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn engine(model: &Path) -> Engine {
     load_engine(model, &LoadOptions::default()).expect("the test model loads")
 }
@@ -69,6 +77,7 @@ const SHORT_DOC: &str = "pdf/olmocr__earnings.pdf";
 #[test]
 fn whole_summary_is_stored_checked_exported_and_reused() {
     let Some(m) = model() else { return };
+    let _turn = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(&dir.path().join("db.sqlite3")).unwrap();
     let mut eng = engine(&m);
@@ -152,6 +161,7 @@ fn whole_summary_is_stored_checked_exported_and_reused() {
 #[test]
 fn long_document_runs_the_map_reduce_plan_it_printed() {
     let Some(m) = model() else { return };
+    let _turn = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let doc = corpus(LONG_DOC);
     let plan_out = cli(dir.path())
@@ -232,6 +242,7 @@ fn long_document_runs_the_map_reduce_plan_it_printed() {
 #[test]
 fn a_killed_job_resumes_without_recomputing_finished_passes() {
     let Some(m) = model() else { return };
+    let _turn = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let doc = corpus(LONG_DOC);
     let mut child = cli(dir.path())
@@ -299,6 +310,7 @@ fn a_killed_job_resumes_without_recomputing_finished_passes() {
 #[test]
 fn cancel_keeps_finished_passes_and_a_rerun_completes() {
     let Some(m) = model() else { return };
+    let _turn = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(&dir.path().join("db.sqlite3")).unwrap();
     let mut eng = engine(&m);
@@ -345,6 +357,7 @@ fn cancel_keeps_finished_passes_and_a_rerun_completes() {
 #[test]
 fn translation_aligns_blocks_keeps_table_numbers_and_saves_edits() {
     let Some(m) = model() else { return };
+    let _turn = one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(&dir.path().join("db.sqlite3")).unwrap();
     let mut eng = engine(&m);

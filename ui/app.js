@@ -83,7 +83,7 @@ function renderModel() {
     setText(node, t('model.loading'));
   } else if (m.state === 'ready') {
     node.dataset.state = 'ready';
-    setText(node, t('model.ready', { name: m.name, context: num(m.context_length) }));
+    setText(node, t('model.ready', { name: m.name, context: num(m.context_length), device: m.device }));
     node.title = m.path;
   } else if (m.state === 'missing') {
     node.dataset.state = 'missing';
@@ -160,7 +160,10 @@ function renderWorkspace() {
     setText(byId('workspace-title'), t('preview.title'));
     show(byId('export-bar'), false);
     renderFindings(null);
-    if (!state.view) clearPreview();
+    if (!state.view) {
+      clearPreview();
+      show(byId('preview-empty'), !showWelcome);
+    }
     return;
   }
   setText(byId('workspace-title'), t(j.kind === 'translate' ? 'view.translation_of' : 'view.summary_of', { name: j.name }));
@@ -480,6 +483,7 @@ function onEvent(e) {
       j.prefill = null;
       break;
     case 'finished':
+      if (state.notice?.key === 'job.cancelled_notice') state.notice = null;
       j.status = 'done';
       j.result = e.result;
       j.running = false;

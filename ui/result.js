@@ -111,9 +111,33 @@ export function renderSummary(result) {
   }));
 }
 
-/** One cell's content: table cells as a grid, else text with marks. */
-function targetContent(pair, marks) {
-  return markedText(pair.target, marks);
+/**
+ * `text` laid out as a table (rows by line, cells by tab), each cell with the
+ * marks that fall inside it. `null` when the text is not such a grid.
+ */
+function cellTable(text, marks) {
+  if (!text.includes('\t')) return null;
+  const table = el('table', { class: 'cells' });
+  let offset = 0;
+  for (const line of text.split('\n')) {
+    const tr = el('tr');
+    for (const cell of line.split('\t')) {
+      const len = Array.from(cell).length;
+      const inside = marks
+        .filter((m) => m.start >= offset && m.end <= offset + len)
+        .map((m) => ({ ...m, start: m.start - offset, end: m.end - offset }));
+      tr.append(el('td', {}, ...markedText(cell, inside)));
+      offset += len + 1; // the tab or the line break
+    }
+    table.append(tr);
+  }
+  return table;
+}
+
+/** A table block as a table; text blocks as text. */
+function blockContent(kind, text, marks) {
+  const grid = kind === 'table' ? cellTable(text, marks) : null;
+  return grid ? [grid] : markedText(text, marks);
 }
 
 /**
@@ -132,13 +156,15 @@ export function renderPairs(result, onEdit) {
   result.pairs.forEach((p, i) => {
     const src = el('td', { class: `src block-${p.kind}`, dataset: { testid: 'pair-source' } },
       p.page != null ? el('span', { class: 'page' }, t('preview.page', { page: p.page })) : null,
-      el(p.kind === 'table' ? 'pre' : 'div', { class: 'cell-text' }, p.source));
-    const text = el(p.kind === 'table' ? 'pre' : 'div', {
+      el('div', { class: 'cell-text', dataset: { text: p.source } }, ...blockContent(p.kind, p.source, [])));
+    // Tables keep their grid (numbers pass through untouched); text blocks are editable.
+    const grid = p.kind === 'table' && p.target.includes('\t');
+    const text = el('div', {
       class: 'cell-text',
-      contenteditable: 'plaintext-only',
+      contenteditable: grid ? null : 'plaintext-only',
       spellcheck: 'false',
       'aria-label': t('pairs.edit', { n: i + 1 }),
-    }, ...targetContent(p, byPair.get(i) || []));
+    }, ...blockContent(p.kind, p.target, byPair.get(i) || []));
     text.addEventListener('focus', () => { text.dataset.before = text.textContent; });
     text.addEventListener('blur', () => {
       const now = text.textContent;

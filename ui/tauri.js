@@ -16,18 +16,8 @@ export function modelStatus() {
 }
 
 /** Ask the user for one report; resolves to a path or null when cancelled. */
-export async function pickFile(filterName) {
-  const options = {
-    multiple: false,
-    directory: false,
-    filters: [{ name: filterName, extensions: ['pdf', 'docx', 'txt', 'md'] }],
-  };
-  const api = tauri();
-  const picked = api.dialog?.open
-    ? await api.dialog.open(options)
-    : await api.core.invoke('plugin:dialog|open', { options });
-  if (Array.isArray(picked)) return picked[0] ?? null;
-  return picked ?? null;
+export function pickFile(filterName) {
+  return pickPath({ filterName, extensions: ['pdf', 'docx', 'txt', 'md'] });
 }
 
 /**

@@ -82,6 +82,8 @@ pub enum ModelStatus {
         /// "env" when REPORTLENS_MODEL chose it, "settings" when the user
         /// did, "default" for the test model.
         source: &'static str,
+        /// Where it will run, e.g. "cpu (4 threads)" or "cuda".
+        device: String,
     },
     Missing {
         message: String,
@@ -147,6 +149,7 @@ pub fn model_status_now() -> ModelStatus {
                 path,
                 context_length: info.context_length,
                 source,
+                device: device_line(),
             },
             Ok(Err(e)) => ModelStatus::Broken {
                 path,
@@ -157,6 +160,18 @@ pub fn model_status_now() -> ModelStatus {
                 message: e.to_string(),
             },
         },
+    }
+}
+
+/// The device the next job will use, as the window shows it.
+fn device_line() -> String {
+    use reportlens::model::{device, DeviceKind};
+    let cpu = crate::settings::load_settings()
+        .map(|s| s.device == reportlens::settings::DevicePref::Cpu)
+        .unwrap_or(false);
+    match device::select_device(cpu).1 {
+        DeviceKind::Cpu => format!("cpu ({} threads)", device::cpu_threads()),
+        gpu => gpu.to_string(),
     }
 }
 

@@ -212,7 +212,6 @@ async function launch(extraEnv = {}) {
   driverUrl = `http://127.0.0.1:${port}`;
   const env = {
     ...process.env,
-    ...extraEnv,
     DISPLAY: display,
     TAURI_WEBVIEW_AUTOMATION: 'true',
     GSETTINGS_BACKEND: 'memory',
@@ -224,6 +223,7 @@ async function launch(extraEnv = {}) {
     XDG_DATA_HOME: path.join(tmp, 'data'),
     XDG_CONFIG_HOME: path.join(tmp, 'config'),
     XDG_CACHE_HOME: path.join(tmp, 'cache'),
+    ...extraEnv,
   };
   const driver = spawn('WebKitWebDriver', [`--port=${port}`, '--host=127.0.0.1'], {
     env,
@@ -416,7 +416,7 @@ describe('ReportLens jobs in the window', { timeout: 900_000 }, () => {
     const extracted = JSON.parse(execFileSync(CLI_BIN, ['extract', MEMO, '--json'], { encoding: 'utf8' }));
     const blocks = extracted.blocks.filter((b) => b.text.trim()).map((b) => b.text);
     const rows = await exec(`return [...document.querySelectorAll('#pairs-body tr')].map((tr) =>
-      [tr.children[0].querySelector('.cell-text').textContent, tr.children[1].textContent]);`);
+      [tr.children[0].querySelector('.cell-text').dataset.text, tr.children[1].textContent]);`);
     assert.equal(rows.length, blocks.length, 'one row per source block');
     rows.forEach(([src, tgt], i) => {
       assert.equal(src, blocks[i], `row ${i} holds source block ${i}`);
@@ -506,6 +506,21 @@ describe('ReportLens jobs in the window', { timeout: 900_000 }, () => {
     assert.equal(await text('#run-button'), '运行');
     assert.equal(await text('#history-button'), '历史记录');
     await setLanguage('en');
+  });
+});
+
+describe('ReportLens window, first start without a model', { timeout: 120_000 }, () => {
+  before(() => launch({ REPORTLENS_MODEL: '', REPORTLENS_MODELS: path.join(os.tmpdir(), 'reportlens-e2e-no-models') }));
+  after(shutdown);
+
+  test('the window explains which model to get and where', async () => {
+    await until('model status', async () => (await attr('#model-status', 'data-state')) !== 'loading');
+    assert.equal(await attr('#model-status', 'data-state'), 'missing');
+    assert.equal(await displayed('#welcome'), true);
+    const entries = await exec('return [...document.querySelectorAll("#welcome-catalog li")].map((li) => [li.dataset.id, li.classList.contains("missing")]);');
+    assert.deepEqual(entries.sort(), [['index-1.9b-32k', true], ['smollm2-135m-instruct-q4_1', true]]);
+    assert.match(await text('#welcome'), /fetch-test-models/);
+    console.log(`screenshot: ${await screenshot('first-start.png')}`);
   });
 });
 
