@@ -88,6 +88,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         if b.fits { "fits" } else { "does not fit" }
     );
     if let Some(p) = full {
+        let pb = &p.budget;
+        if pb.context_length != b.context_length || pb.total_tokens != b.total_tokens {
+            // The task's own prompt, or a --context smaller than the model's.
+            println!(
+                "task:      {} prompt + {} document + {} reserve = {} / {} tokens — {}",
+                pb.prompt_overhead,
+                pb.document_tokens,
+                pb.output_reserve,
+                pb.total_tokens,
+                pb.context_length,
+                if pb.fits { "fits" } else { "does not fit" }
+            );
+        }
         println!(
             "strategy:  {} in {} passes ({}-token context)",
             serde_json::to_value(p.strategy)?.as_str().unwrap_or("?"),
