@@ -254,14 +254,14 @@ fn figures(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// Number recall against poppler's `pdftotext -layout` on the financial report pages:
-/// every figure it finds should appear, whole, in our text. Skips without pdftotext.
-#[test]
-fn figures_match_pdftotext_on_report_pages() {
+/// For each corpus PDF tagged `tag` that we can read: its name, our text and
+/// poppler's `pdftotext -layout` text. `None` (with the reason printed) when
+/// the corpus or pdftotext is missing.
+fn ours_and_pdftotext(tag: &str) -> Option<Vec<(String, String, String)>> {
     let root = corpus_dir();
     let Ok(manifest) = std::fs::read_to_string(root.join("manifest.tsv")) else {
         eprintln!("skipping: corpus not found at {}", root.display());
-        return;
+        return None;
     };
     if std::process::Command::new("pdftotext")
         .arg("-v")
@@ -269,28 +269,44 @@ fn figures_match_pdftotext_on_report_pages() {
         .is_err()
     {
         eprintln!("skipping: pdftotext (poppler-utils) is not installed");
-        return;
+        return None;
     }
-    let (mut found, mut total) = (0usize, 0usize);
-    let mut worst: Vec<(f64, String, Vec<String>)> = Vec::new();
+    let mut out = Vec::new();
     for line in manifest.lines() {
         let f: Vec<&str> = line.split('\t').collect();
-        if f.len() < 5 || f[0] != "pdf" || !f[4].split(',').any(|t| t == "fin") {
+        if f.len() < 5 || f[0] != "pdf" || !f[4].split(',').any(|t| t == tag) {
             continue;
         }
         let path = root.join("pdf").join(f[1]);
         let Ok(doc) = reportlens::extract(&path) else {
             continue;
         };
-        let out = std::process::Command::new("pdftotext")
+        let reference = std::process::Command::new("pdftotext")
             .args(["-q", "-layout"])
             .arg(&path)
             .arg("-")
             .output()
             .expect("pdftotext runs");
-        let reference = String::from_utf8_lossy(&out.stdout);
-        let ours = doc.plain_text();
-        let figs = figures(&reference);
+        out.push((
+            f[1].to_string(),
+            doc.plain_text(),
+            String::from_utf8_lossy(&reference.stdout).into_owned(),
+        ));
+    }
+    Some(out)
+}
+
+/// Number recall against poppler's `pdftotext -layout` on the financial report pages:
+/// every figure it finds should appear, whole, in our text. Skips without pdftotext.
+#[test]
+fn figures_match_pdftotext_on_report_pages() {
+    let Some(pages) = ours_and_pdftotext("fin") else {
+        return;
+    };
+    let (mut found, mut total) = (0usize, 0usize);
+    let mut worst: Vec<(f64, String, Vec<String>)> = Vec::new();
+    for (name, ours, reference) in &pages {
+        let figs = figures(reference);
         let missing: Vec<String> = figs
             .iter()
             .filter(|n| !ours.contains(n.as_str()))
@@ -300,11 +316,7 @@ fn figures_match_pdftotext_on_report_pages() {
         total += figs.len();
         if !figs.is_empty() {
             let recall = 1.0 - missing.len() as f64 / figs.len() as f64;
-            worst.push((
-                recall,
-                f[1].to_string(),
-                missing.into_iter().take(8).collect(),
-            ));
+            worst.push((recall, name.clone(), missing.into_iter().take(8).collect()));
         }
     }
     worst.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -322,19 +334,9 @@ fn figures_match_pdftotext_on_report_pages() {
 /// with multiplicity). Measured at 0.984 overall; the floor leaves a margin.
 #[test]
 fn chinese_text_matches_pdftotext_on_zh_pages() {
-    let root = corpus_dir();
-    let Ok(manifest) = std::fs::read_to_string(root.join("manifest.tsv")) else {
-        eprintln!("skipping: corpus not found at {}", root.display());
+    let Some(pages) = ours_and_pdftotext("zh") else {
         return;
     };
-    if std::process::Command::new("pdftotext")
-        .arg("-v")
-        .output()
-        .is_err()
-    {
-        eprintln!("skipping: pdftotext (poppler-utils) is not installed");
-        return;
-    }
     let han = |s: &str| {
         let mut m = std::collections::HashMap::<char, usize>::new();
         for c in s.chars().filter(|c| ('\u{4e00}'..='\u{9fff}').contains(c)) {
@@ -343,30 +345,16 @@ fn chinese_text_matches_pdftotext_on_zh_pages() {
         m
     };
     let (mut found, mut total, mut files) = (0usize, 0usize, 0usize);
-    for line in manifest.lines() {
-        let f: Vec<&str> = line.split('\t').collect();
-        if f.len() < 5 || f[0] != "pdf" || !f[4].split(',').any(|t| t == "zh") {
-            continue;
-        }
-        let path = root.join("pdf").join(f[1]);
-        let Ok(doc) = reportlens::extract(&path) else {
-            continue;
-        };
-        let out = std::process::Command::new("pdftotext")
-            .args(["-q", "-layout"])
-            .arg(&path)
-            .arg("-")
-            .output()
-            .expect("pdftotext runs");
-        let reference = han(&String::from_utf8_lossy(&out.stdout));
-        let ours = han(&doc.plain_text());
+    for (name, ours, reference) in &pages {
+        let reference = han(reference);
+        let ours = han(ours);
         let t: usize = reference.values().sum();
         let fo: usize = reference
             .iter()
             .map(|(c, n)| (*n).min(ours.get(c).copied().unwrap_or(0)))
             .sum();
         if t > 0 {
-            eprintln!("  {:.3} {}", fo as f64 / t as f64, f[1]);
+            eprintln!("  {:.3} {name}", fo as f64 / t as f64);
             files += 1;
         }
         found += fo;

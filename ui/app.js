@@ -15,7 +15,7 @@ import {
   renderFindings, renderSourceBlocks, setSummaryStreaming, renderSummary, renderPairs,
   setTranslationLive,
 } from './result.js';
-import { renderPlan, clearPlan } from './plan.js';
+import { renderPlan } from './plan.js';
 import { initHistory, openHistory } from './history.js';
 import { initSettings, openSettings, loadSettings, settingsState, saveUiLanguage } from './settings.js';
 
@@ -432,14 +432,15 @@ function scheduleStreamRender() {
 /** One message from the running job. */
 function onEvent(e) {
   const j = state.job;
+  // A job that ended changes the history, whichever job it was.
+  if (e.event === 'finished' || e.event === 'cancelled' || e.event === 'failed') {
+    document.dispatchEvent(new CustomEvent('jobs-changed'));
+  }
   if (state.early && (!j || e.job !== j.id)) {
     state.early.push(e);
     return;
   }
-  if (!j || e.job !== j.id) {
-    if (e.event === 'finished' || e.event === 'cancelled' || e.event === 'failed') document.dispatchEvent(new CustomEvent('jobs-changed'));
-    return;
-  }
+  if (!j || e.job !== j.id) return;
   switch (e.event) {
     case 'loading-model':
       j.status = 'loading';
@@ -487,20 +488,16 @@ function onEvent(e) {
       j.status = 'done';
       j.result = e.result;
       j.running = false;
-      document.dispatchEvent(new CustomEvent('jobs-changed'));
       break;
     case 'cancelled':
       j.status = 'cancelled';
       j.running = false;
-      j.passes = Math.max(j.passes, 0);
       state.notice = { key: 'job.cancelled_notice', vars: { passes: num(e.passes_done), id: j.id } };
-      document.dispatchEvent(new CustomEvent('jobs-changed'));
       break;
     case 'failed':
       j.status = 'failed';
       j.error = e.error;
       j.running = false;
-      document.dispatchEvent(new CustomEvent('jobs-changed'));
       break;
     case 'idle':
       j.running = false;

@@ -9,7 +9,7 @@ function pagesLabel(chunk) {
   return a === b ? t('preview.page', { page: a }) : t('plan.pages', { from: a, to: b });
 }
 
-export function clearPlan() {
+function clearPlan() {
   setText(byId('plan-strategy'), '');
   clear(byId('plan-passes'));
   show(byId('plan-dropped'), false);

@@ -5,6 +5,7 @@ use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
+use reportlens::settings::{DevicePref, Settings};
 use reportlens::{BlockKind, FilePlan};
 use serde::Serialize;
 
@@ -94,14 +95,26 @@ pub enum ModelStatus {
     },
 }
 
+/// An engine error, as the window shows it (the engine's message names the file).
+pub(crate) fn engine_err(e: impl std::fmt::Display) -> CommandError {
+    CommandError::Engine(e.to_string())
+}
+
 /// The model to use: `$REPORTLENS_MODEL` (a per-launch override), else the
 /// one chosen in Settings, else the fetched test model.
 pub fn resolve_model() -> Result<(PathBuf, &'static str), CommandError> {
+    resolve_model_with(&crate::settings::load_settings()?)
+}
+
+/// `resolve_model` for settings already read.
+pub(crate) fn resolve_model_with(
+    settings: &Settings,
+) -> Result<(PathBuf, &'static str), CommandError> {
     if let Some(p) = std::env::var_os(MODEL_ENV).filter(|v| !v.is_empty()) {
         return Ok((PathBuf::from(p), "env"));
     }
-    if let Some(p) = crate::settings::load_settings()?.model {
-        return Ok((p, "settings"));
+    if let Some(p) = &settings.model {
+        return Ok((p.clone(), "settings"));
     }
     reportlens::paths::default_model()
         .map(|p| (p, "default"))
@@ -115,8 +128,7 @@ pub fn resolve_model() -> Result<(PathBuf, &'static str), CommandError> {
 
 /// Extract `path` and count its tokens against `model`.
 pub fn open_document_with(path: &Path, model: &Path) -> Result<DocumentView, CommandError> {
-    let (doc, plan) =
-        reportlens::plan_file(path, model).map_err(|e| CommandError::Engine(e.to_string()))?;
+    let (doc, plan) = reportlens::plan_file(path, model).map_err(engine_err)?;
     let blocks = doc
         .blocks
         .into_iter()
@@ -139,7 +151,15 @@ pub fn open_document_with(path: &Path, model: &Path) -> Result<DocumentView, Com
 
 /// The header's model line, computed without loading weights.
 pub fn model_status_now() -> ModelStatus {
-    match resolve_model() {
+    let settings = match crate::settings::load_settings() {
+        Ok(s) => s,
+        Err(e) => {
+            return ModelStatus::Missing {
+                message: e.to_string(),
+            }
+        }
+    };
+    match resolve_model_with(&settings) {
         Err(e) => ModelStatus::Missing {
             message: e.to_string(),
         },
@@ -149,7 +169,7 @@ pub fn model_status_now() -> ModelStatus {
                 path,
                 context_length: info.context_length,
                 source,
-                device: device_line(),
+                device: device_line(settings.device),
             },
             Ok(Err(e)) => ModelStatus::Broken {
                 path,
@@ -164,12 +184,9 @@ pub fn model_status_now() -> ModelStatus {
 }
 
 /// The device the next job will use, as the window shows it.
-fn device_line() -> String {
+fn device_line(pref: DevicePref) -> String {
     use reportlens::model::{device, DeviceKind};
-    let cpu = crate::settings::load_settings()
-        .map(|s| s.device == reportlens::settings::DevicePref::Cpu)
-        .unwrap_or(false);
-    match device::select_device(cpu).1 {
+    match device::select_device(pref == DevicePref::Cpu).1 {
         DeviceKind::Cpu => format!("cpu ({} threads)", device::cpu_threads()),
         gpu => gpu.to_string(),
     }

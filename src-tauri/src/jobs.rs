@@ -11,12 +11,14 @@ use reportlens::model::{load_engine_fitting, Engine};
 use reportlens::plan::{plan_file_with, Plan, PlanOptions};
 use reportlens::settings::DevicePref;
 use reportlens::store::{JobId, JobRecord, JobSummary, Store};
-use reportlens::tasks::{self, JobEvent, JobOutcome, JobRequest, JobResult};
+use reportlens::tasks::{self, JobEvent, JobRequest, JobResult};
 use reportlens::{Block, TaskSpec};
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager, Runtime, State};
 
-use crate::commands::{catch, off_ui_thread, resolve_model, CommandError};
+use crate::commands::{
+    catch, engine_err, off_ui_thread, resolve_model, resolve_model_with, CommandError,
+};
 
 /// The event every job message travels on.
 pub const JOB_EVENT: &str = "job-event";
@@ -51,10 +53,6 @@ impl JobState {
     }
 }
 
-fn engine_err(e: impl std::fmt::Display) -> CommandError {
-    CommandError::Engine(e.to_string())
-}
-
 fn open_store() -> Result<Store, CommandError> {
     Store::open_default().map_err(engine_err)
 }
@@ -73,10 +71,9 @@ pub fn plan_task_with(path: &Path, model: &Path, task: TaskSpec) -> Result<Plan,
         ..Default::default()
     };
     let (_, _, plan) = plan_file_with(path, model, Some(&opts)).map_err(engine_err)?;
-    let speed = reportlens::store::data_dir()
-        .ok()
-        .and_then(|d| tasks::load_speed(&d, &tasks::model_id(model)));
-    Ok(plan.expect("a plan was asked for").with_speed(speed))
+    Ok(plan
+        .expect("a plan was asked for")
+        .with_speed(tasks::measured_speed(model)))
 }
 
 #[tauri::command]
@@ -96,17 +93,15 @@ pub async fn start_job<R: Runtime>(
     if let Some(j) = state.running_job() {
         return Err(CommandError::Busy(j.0));
     }
-    let (model, _) = resolve_model()?;
-    let glossary = crate::settings::load_settings()
-        .ok()
-        .and_then(|s| s.glossary);
+    let settings = crate::settings::load_settings()?;
+    let (model, _) = resolve_model_with(&settings)?;
     let req = JobRequest {
         file: PathBuf::from(path),
         model: model.clone(),
         task,
         strategy: None,
         context: None,
-        glossary,
+        glossary: settings.glossary,
     };
     let id = off_ui_thread(move || -> Result<JobId, CommandError> {
         let mut store = open_store()?;
@@ -119,14 +114,8 @@ pub async fn start_job<R: Runtime>(
 
 /// Continue an unfinished job from its last finished pass.
 #[tauri::command]
-pub async fn resume_job<R: Runtime>(
-    app: AppHandle<R>,
-    state: State<'_, JobState>,
-    job: i64,
-) -> Result<JobId, CommandError> {
-    if let Some(j) = state.running_job() {
-        return Err(CommandError::Busy(j.0));
-    }
+pub async fn resume_job<R: Runtime>(app: AppHandle<R>, job: i64) -> Result<JobId, CommandError> {
+    // `spawn_run` refuses while another job runs.
     let id = JobId(job);
     let record = off_ui_thread(move || open_store()?.get_job(id).map_err(engine_err)).await??;
     spawn_run(app, id, PathBuf::from(&record.model_path))?;
@@ -219,7 +208,9 @@ fn run_on_this_thread<R: Runtime>(
     let engine = &mut slot.as_mut().expect("loaded above").engine;
     let mut store = open_store()?;
     let mut tokens = TokenBatcher::default();
-    let outcome = tasks::run_job(&mut store, engine, id, Some(cancel), &mut |e| {
+    // Done, cancelled or failed: the runner has stored the outcome and sent
+    // its event, so there is nothing left to report here.
+    let _ = tasks::run_job(&mut store, engine, id, Some(cancel), &mut |e| {
         for out in tokens.push(e) {
             let _ = app.emit(JOB_EVENT, out);
         }
@@ -227,11 +218,7 @@ fn run_on_this_thread<R: Runtime>(
     if let Some(out) = tokens.flush() {
         let _ = app.emit(JOB_EVENT, out);
     }
-    match outcome {
-        Ok(JobOutcome::Done(_)) | Ok(JobOutcome::Cancelled { .. }) => Ok(()),
-        // The runner already stored the failure and sent the event.
-        Err(_) => Ok(()),
-    }
+    Ok(())
 }
 
 /// Streamed text reaches the window in pieces of at most ~10 per second:

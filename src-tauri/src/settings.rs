@@ -6,12 +6,12 @@ use reportlens::catalog::{self, CatalogEntry};
 use reportlens::settings::Settings;
 use serde::Serialize;
 
-use crate::commands::{off_ui_thread, CommandError};
+use crate::commands::{engine_err, off_ui_thread, CommandError};
 
 /// The settings from the data folder (defaults when none were saved).
 pub fn load_settings() -> Result<Settings, CommandError> {
-    let dir = reportlens::store::data_dir().map_err(|e| CommandError::Engine(e.to_string()))?;
-    Settings::load(&dir).map_err(|e| CommandError::Engine(e.to_string()))
+    let dir = reportlens::store::data_dir().map_err(engine_err)?;
+    Settings::load(&dir).map_err(engine_err)
 }
 
 /// What the settings screen shows.
@@ -52,10 +52,8 @@ pub async fn get_settings() -> Result<SettingsView, CommandError> {
 #[tauri::command]
 pub async fn save_settings(settings: Settings) -> Result<SettingsView, CommandError> {
     off_ui_thread(move || {
-        let dir = reportlens::store::data_dir().map_err(|e| CommandError::Engine(e.to_string()))?;
-        settings
-            .save(&dir)
-            .map_err(|e| CommandError::Engine(e.to_string()))?;
+        let dir = reportlens::store::data_dir().map_err(engine_err)?;
+        settings.save(&dir).map_err(engine_err)?;
         settings_view()
     })
     .await?

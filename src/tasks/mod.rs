@@ -21,7 +21,7 @@ pub use runner::{
     edit_translation, job_settings, load_result, model_id, run_job, submit, JobOutcome, JobRequest,
     JobSettings, REPETITION_PENALTY,
 };
-pub use speed::{load as load_speed, record as record_speed};
+pub use speed::{load as load_speed, of_model as measured_speed, record as record_speed};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TaskError {

@@ -18,6 +18,13 @@ pub fn load(data_dir: &Path, model_id: &str) -> Option<Speed> {
     map.get(model_id).copied()
 }
 
+/// The speed last measured on this machine for the model at `model_path`
+/// (in the data folder), if any.
+pub fn of_model(model_path: &Path) -> Option<Speed> {
+    let dir = crate::store::data_dir().ok()?;
+    load(&dir, &super::model_id(model_path))
+}
+
 /// Remember a measurement; a moving average keeps one odd run from dominating.
 /// Failures are ignored: the estimate is a convenience.
 pub fn record(data_dir: &Path, model_id: &str, measured: Speed) {

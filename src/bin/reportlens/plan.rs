@@ -60,10 +60,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     });
     let (_doc, fp, full) =
         plan_file_with(&args.file, &model, opts.as_ref()).map_err(crate::user)?;
-    let speed = reportlens::store::data_dir()
-        .ok()
-        .and_then(|d| reportlens::tasks::load_speed(&d, &reportlens::tasks::model_id(&model)));
-    let full = full.map(|p| p.with_speed(speed));
+    let full = full.map(|p| p.with_speed(reportlens::tasks::measured_speed(&model)));
     if args.json {
         let mut v = serde_json::to_value(&fp)?;
         if let Some(p) = &full {
