@@ -97,6 +97,22 @@ pub fn running_lines(pages: &[Vec<EdgeLine<'_>>]) -> Vec<(usize, usize)> {
     }
     let edge_sets: Vec<Vec<usize>> = pages.iter().map(|p| edge_indices(p)).collect();
     let mut seen: HashMap<String, usize> = HashMap::new();
+    // Long lines anywhere on the page that recur on nearly every page: margin notes set
+    // sideways (printer's slugs, "Downloaded from ..." stamps) sit mid-page by position.
+    let mut anywhere: HashMap<String, usize> = HashMap::new();
+    for page in pages {
+        let mut keys: Vec<String> = page
+            .iter()
+            .map(|l| mask(l.text))
+            .filter(|k| k.chars().count() >= LONG_RUNNING)
+            .collect();
+        keys.sort();
+        keys.dedup();
+        for k in keys {
+            *anywhere.entry(k).or_default() += 1;
+        }
+    }
+    let anywhere_needed = (pages.len() * 3).div_ceil(4).max(3);
     for (page, edges) in pages.iter().zip(&edge_sets) {
         let mut keys: Vec<String> = edges
             .iter()
@@ -119,8 +135,15 @@ pub fn running_lines(pages: &[Vec<EdgeLine<'_>>]) -> Vec<(usize, usize)> {
                 out.push((p, i));
             }
         }
+        for (i, line) in page.iter().enumerate() {
+            let k = mask(line.text);
+            if anywhere.get(&k).copied().unwrap_or(0) >= anywhere_needed {
+                out.push((p, i));
+            }
+        }
     }
     out.sort();
+    out.dedup();
     out
 }
 
@@ -146,8 +169,25 @@ fn edge_indices(page: &[EdgeLine<'_>]) -> Vec<usize> {
     idx
 }
 
-/// Text with digits masked and whitespace removed, so "Page 3" and "Page 4" match.
+/// Masked length from which a line recurring on nearly every page counts as running
+/// wherever it sits.
+const LONG_RUNNING: usize = 24;
+
+/// Text with digits masked and whitespace removed, so "Page 3" and "Page 4" match. A page
+/// number at either end is dropped, so headers that put it outside on facing pages
+/// ("47700 Federal Register" / "Federal Register 47701") match too.
 fn mask(text: &str) -> String {
+    let masked = mask_digits(text);
+    let trimmed = masked.trim_start_matches('#').trim_end_matches('#');
+    // A bare page number keeps its mark, so it still recurs as "#".
+    if trimmed.is_empty() {
+        masked
+    } else {
+        trimmed.to_string()
+    }
+}
+
+fn mask_digits(text: &str) -> String {
     let mut out = String::new();
     let mut last_digit = false;
     for c in text.chars() {
@@ -235,6 +275,43 @@ mod tests {
         ];
         let found = running_lines(&pages);
         assert_eq!(found, vec![(0, 0), (0, 4), (1, 0), (1, 4), (2, 0), (2, 4)]);
+    }
+
+    #[test]
+    fn headers_with_the_page_number_on_alternating_sides_match() {
+        let head = [
+            "47700 Federal Register / Vol. 85",
+            "Federal Register / Vol. 85 47701",
+        ];
+        let bodies = [["a", "b"], ["c", "d"], ["e", "f"], ["g", "h"]];
+        let pages: Vec<Vec<EdgeLine<'_>>> = (0..4)
+            .map(|i| page(&[head[i % 2], bodies[i][0], bodies[i][1]]))
+            .collect();
+        let found = running_lines(&pages);
+        assert_eq!(found, vec![(0, 0), (1, 0), (2, 0), (3, 0)]);
+    }
+
+    #[test]
+    fn long_slugs_recurring_mid_page_on_nearly_every_page_are_running() {
+        // A printer's slug set sideways in the margin sits mid-page by position.
+        let slugs = [
+            "VerDate Sep<11>2014 16:21 Aug 05, 2020 Frm 00001",
+            "VerDate Sep<11>2014 16:21 Aug 05, 2020 Frm 00002",
+            "VerDate Sep<11>2014 16:21 Aug 05, 2020 Frm 00003",
+            "VerDate Sep<11>2014 16:21 Aug 05, 2020 Frm 00004",
+        ];
+        let bodies = [["a", "b"], ["c", "d"], ["e", "f"], ["g", "h"]];
+        let pages: Vec<Vec<EdgeLine<'_>>> = slugs
+            .iter()
+            .zip(&bodies)
+            .map(|(s, b)| {
+                [(b[0], 0.05), (*s, 0.5), (b[1], 0.95)]
+                    .iter()
+                    .map(|&(text, t)| EdgeLine { text, top: Some(t) })
+                    .collect()
+            })
+            .collect();
+        assert_eq!(running_lines(&pages), vec![(0, 1), (1, 1), (2, 1), (3, 1)]);
     }
 
     #[test]

@@ -255,8 +255,22 @@ impl OutputDev for Collector {
         // whatever the rotation.
         let scale = (trm.m11 * trm.m22 - trm.m12 * trm.m21).abs().sqrt();
         let size = (font_size.abs() * scale) as f32;
-        let x = trm.m31 as f32 - self.origin.0;
-        let y = self.origin.1 - trm.m32 as f32; // from the top of the page
+        let mut x = trm.m31 as f32 - self.origin.0;
+        let mut y = self.origin.1 - trm.m32 as f32; // from the top of the page
+                                                    // Text set sideways (margin stamps such as arXiv ids or printers' slugs) would
+                                                    // otherwise become one-letter lines down the page, inside the body. Lay it out
+                                                    // along its own baseline, as a line below the page, where it reads whole and
+                                                    // header/footer detection sees it at the edge.
+        let (dx, dy) = (trm.m11 as f32, trm.m12 as f32);
+        if dy.abs() > dx.abs() * 2.0 {
+            let len = (dx * dx + dy * dy).sqrt();
+            let (ux, uy) = (dx / len, dy / len);
+            let (px, py) = (x, self.page.height - y); // back to y-up page coordinates
+            let along = px * ux + py * uy;
+            let across = (py * ux - px * uy).abs();
+            x = along + self.page.height; // keeps it positive whichever way it runs
+            y = self.page.height + 20.0 + across;
+        }
         let advance = (width * font_size.abs() * scale) as f32;
         if !(x.is_finite() && y.is_finite() && size.is_finite() && advance.is_finite()) {
             return Ok(());
