@@ -820,6 +820,7 @@ mod tests {
             name: "t".into(),
             format: Format::Pdf,
             pages: blocks.iter().map(|b| b.2).max(),
+            fallback_pages: Vec::new(),
             blocks: blocks
                 .into_iter()
                 .map(|(k, t, p)| {

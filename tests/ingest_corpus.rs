@@ -553,3 +553,21 @@ fn running_headers_and_footers_are_removed() {
         "too few files with running lines to judge: {files}"
     );
 }
+
+/// The fallback extractor: on this invoice (Identity-H fonts) pdf-extract yields mostly
+/// unmapped glyphs, and lopdf's extractor reads both pages (a few Polish letters still
+/// wrong). The document says which pages came from the fallback.
+#[test]
+fn lopdf_reads_the_pages_pdf_extract_cannot() {
+    let path = corpus_dir().join("pdf/pdfminer__issue-625-identity-cmap.pdf");
+    if !path.exists() {
+        eprintln!("skipping: corpus not found at {}", path.display());
+        return;
+    }
+    let doc = reportlens::extract(&path).expect("extracts");
+    assert_eq!(doc.fallback_pages, vec![1, 2]);
+    let text = doc.plain_text();
+    let letters = text.chars().filter(|c| c.is_alphanumeric()).count();
+    let unmapped = text.chars().filter(|c| *c == '\u{FFFD}').count();
+    assert!(letters > 100 && unmapped * 3 <= letters, "{text:.300}");
+}

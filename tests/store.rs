@@ -19,6 +19,7 @@ fn doc(name: &str) -> Document {
         name: name.to_string(),
         format: Format::Pdf,
         pages: Some(2),
+        fallback_pages: Vec::new(),
         blocks: vec![
             Block::new(BlockKind::Heading, "Annual results 年度业绩"),
             Block::new(BlockKind::Paragraph, "Revenue rose 12% to RMB6.13 billion."),

@@ -60,6 +60,10 @@ pub struct Document {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pages: Option<u32>,
     pub blocks: Vec<Block>,
+    /// PDF pages (1-based) whose text came from the fallback extractor (lopdf's) because
+    /// pdf-extract failed on them or returned garbage.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fallback_pages: Vec<u32>,
 }
 
 impl Document {

@@ -50,26 +50,7 @@ pub fn extract(path: &Path) -> Result<Document, IngestError> {
 
 /// Extract a document from `path` with explicit limits.
 pub fn extract_with(path: &Path, opts: &ExtractOptions) -> Result<Document, IngestError> {
-    let ext = path
-        .extension()
-        .map(|e| e.to_string_lossy().to_lowercase())
-        .unwrap_or_default();
-    let format = match ext.as_str() {
-        "pdf" => Format::Pdf,
-        "docx" => Format::Docx,
-        "txt" | "text" => Format::Txt,
-        "md" | "markdown" => Format::Md,
-        _ => {
-            return Err(IngestError::Unsupported {
-                path: path.to_path_buf(),
-                extension: if ext.is_empty() {
-                    "(none)".into()
-                } else {
-                    format!(".{ext}")
-                },
-            })
-        }
-    };
+    let format = format_of(path)?;
     let io = |source| IngestError::Io {
         path: path.to_path_buf(),
         source,
@@ -91,6 +72,49 @@ pub fn extract_with(path: &Path, opts: &ExtractOptions) -> Result<Document, Inge
     extract_bytes(path, format, bytes, opts)
 }
 
+/// Extract a document already in memory, its format taken from `name`'s extension as
+/// for a file (the fuzz targets' entry point; the same checks and isolation apply).
+pub fn extract_mem(
+    name: &Path,
+    bytes: Vec<u8>,
+    opts: &ExtractOptions,
+) -> Result<Document, IngestError> {
+    let format = format_of(name)?;
+    if bytes.len() as u64 > opts.max_bytes {
+        return Err(IngestError::TooLarge {
+            path: name.to_path_buf(),
+            size: bytes.len() as u64,
+            limit: opts.max_bytes,
+        });
+    }
+    extract_bytes(name, format, bytes, opts)
+}
+
+/// The format a file's extension claims.
+fn format_of(path: &Path) -> Result<Format, IngestError> {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    let format = match ext.as_str() {
+        "pdf" => Format::Pdf,
+        "docx" => Format::Docx,
+        "txt" | "text" => Format::Txt,
+        "md" | "markdown" => Format::Md,
+        _ => {
+            return Err(IngestError::Unsupported {
+                path: path.to_path_buf(),
+                extension: if ext.is_empty() {
+                    "(none)".into()
+                } else {
+                    format!(".{ext}")
+                },
+            })
+        }
+    };
+    Ok(format)
+}
+
 /// Parse `bytes` read from `path` as `format` (the extension's claim), after checking
 /// that the content agrees.
 fn extract_bytes(
@@ -110,11 +134,12 @@ fn extract_bytes(
         expected: ext_name(format).into(),
         found: found.describe(),
     };
-    let (pages, blocks) = match (format, &sniffed) {
+    let (pages, blocks, fallback_pages) = match (format, &sniffed) {
         (Format::Pdf, Sniffed::Pdf) => {
             let p = path.to_path_buf();
             let timeout = opts.timeout;
-            isolate::run(path, "PDF", timeout, move || pdf::extract(&p, &bytes))?
+            let t = isolate::run(path, "PDF", timeout, move || pdf::extract(&p, &bytes))?;
+            (Some(t.pages), t.blocks, t.fallback_pages)
         }
         (Format::Docx, Sniffed::Docx | Sniffed::BrokenZip) => {
             let p = path.to_path_buf();
@@ -124,11 +149,14 @@ fn extract_bytes(
                 isolate::run(path, "DOCX", opts.timeout, move || {
                     docx::extract(&p, &bytes, limit)
                 })?,
+                Vec::new(),
             )
         }
-        (Format::Txt | Format::Md, Sniffed::Text) => {
-            (None, text::extract(path, &bytes, format == Format::Md)?)
-        }
+        (Format::Txt | Format::Md, Sniffed::Text) => (
+            None,
+            text::extract(path, &bytes, format == Format::Md)?,
+            Vec::new(),
+        ),
         (_, found) => return Err(wrong(found)),
     };
     let doc = Document {
@@ -140,6 +168,7 @@ fn extract_bytes(
         format,
         pages,
         blocks,
+        fallback_pages,
     };
     if doc.blocks.iter().all(|b| b.text.trim().is_empty()) {
         return Err(match format {

@@ -17,7 +17,14 @@ use std::path::{Path, PathBuf};
 /// file can draw the same text endlessly through nested forms).
 const MAX_GLYPHS: usize = 20_000_000;
 
-pub fn extract(path: &Path, bytes: &[u8]) -> Result<(Option<u32>, Vec<Block>), IngestError> {
+/// What a PDF yields: page count, blocks, and the pages the fallback extractor read.
+pub struct PdfText {
+    pub pages: u32,
+    pub blocks: Vec<Block>,
+    pub fallback_pages: Vec<u32>,
+}
+
+pub fn extract(path: &Path, bytes: &[u8]) -> Result<PdfText, IngestError> {
     let corrupt = |reason: String| IngestError::Corrupt {
         path: path.to_path_buf(),
         format: "PDF",
@@ -29,7 +36,7 @@ pub fn extract(path: &Path, bytes: &[u8]) -> Result<(Option<u32>, Vec<Block>), I
         return Err(corrupt("no pages could be found".into()));
     }
     break_form_cycles(&mut doc);
-    let pages = glyphs_by_page(path, &doc, page_ids.len() as u32)?;
+    let (pages, fallback_pages) = glyphs_by_page(path, &doc, page_ids.len() as u32)?;
     let n_pages = pages.len() as u32;
     let blocks = layout::blocks_from_pages(&pages);
     if blocks.iter().all(|b| b.text.trim().is_empty()) {
@@ -37,7 +44,11 @@ pub fn extract(path: &Path, bytes: &[u8]) -> Result<(Option<u32>, Vec<Block>), I
             path: path.to_path_buf(),
         });
     }
-    Ok((Some(n_pages), blocks))
+    Ok(PdfText {
+        pages: n_pages,
+        blocks,
+        fallback_pages,
+    })
 }
 
 /// Load with lopdf. lopdf opens files with an empty user password by itself; a file that
@@ -90,8 +101,13 @@ fn pdf_reason(raw: &str) -> String {
 /// garbage (no letters, or mostly unmapped glyphs) is retried with lopdf's own simpler
 /// text extractor; the better of the two is kept. Only when no page yields anything and
 /// some failed is the file corrupt.
-fn glyphs_by_page(path: &Path, doc: &Document, n: u32) -> Result<Vec<PageGlyphs>, IngestError> {
+fn glyphs_by_page(
+    path: &Path,
+    doc: &Document,
+    n: u32,
+) -> Result<(Vec<PageGlyphs>, Vec<u32>), IngestError> {
     let mut pages = Vec::with_capacity(n as usize);
+    let mut fallback = Vec::new();
     let mut first_failure: Option<String> = None;
     let mut collector = Collector::default();
     for page_num in 1..=n {
@@ -114,6 +130,7 @@ fn glyphs_by_page(path: &Path, doc: &Document, n: u32) -> Result<Vec<PageGlyphs>
                 let (good2, bad2) = quality(std::iter::once(text.as_str()));
                 if good2 > good && bad2 * 3 <= good2 {
                     page = synthetic_page(&text, &page);
+                    fallback.push(page_num);
                 }
             }
         }
@@ -140,7 +157,7 @@ fn glyphs_by_page(path: &Path, doc: &Document, n: u32) -> Result<Vec<PageGlyphs>
             });
         }
     }
-    Ok(pages)
+    Ok((pages, fallback))
 }
 
 fn panic_text(payload: &Box<dyn std::any::Any + Send>) -> String {

@@ -229,6 +229,7 @@ mod tests {
             format: Format::Pdf,
             pages: Some(4),
             blocks: vec![a, b],
+            fallback_pages: Vec::new(),
         }
     }
 

@@ -317,6 +317,7 @@ mod tests {
             format: Format::Pdf,
             pages: Some(2),
             blocks: vec![h.clone(), t.clone()],
+            fallback_pages: Vec::new(),
         };
         let text = format!("{}\n\n{}", h.text, t.text);
         let chunk = Chunk {

@@ -25,6 +25,8 @@ struct FileRow {
     pages: u32,
     ours_ms: f64,
     pdftotext_ms: Option<f64>,
+    /// Pages whose text came from the fallback extractor (lopdf) rather than pdf-extract.
+    fallback_pages: u32,
 }
 
 #[derive(Serialize)]
@@ -35,6 +37,9 @@ struct Report {
     pdftotext_pages_per_s: Option<f64>,
     /// ours / pdftotext: above 1, ReportLens is faster.
     ratio: Option<f64>,
+    /// Pages read by each extractor (pdf-extract first, lopdf where it fails).
+    pdf_extract_pages: u64,
+    lopdf_fallback_pages: u64,
     rows: Vec<FileRow>,
 }
 
@@ -113,6 +118,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             pages,
             ours_ms: ours.as_secs_f64() * 1e3,
             pdftotext_ms,
+            fallback_pages: doc.fallback_pages.len() as u32,
         });
     }
     let pages: u64 = rows.iter().map(|r| r.pages as u64).sum();
@@ -121,9 +127,12 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         baseline.then(|| rows.iter().filter_map(|r| r.pdftotext_ms).sum::<f64>() / 1e3);
     let ours_pps = pages as f64 / ours_s.max(1e-9);
     let theirs_pps = theirs_s.map(|s| pages as f64 / s.max(1e-9));
+    let fallback: u64 = rows.iter().map(|r| r.fallback_pages as u64).sum();
     let report = Report {
         files: rows.len(),
         pages,
+        pdf_extract_pages: pages - fallback,
+        lopdf_fallback_pages: fallback,
         ours_pages_per_s: ours_pps,
         pdftotext_pages_per_s: theirs_pps,
         ratio: theirs_pps.map(|t| ours_pps / t),
@@ -142,8 +151,20 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             .pdftotext_ms
             .map(|t| format!("{t:12.1}"))
             .unwrap_or_else(|| format!("{:>12}", "-"));
-        println!("{:>8} {:>10.1} {theirs}  {}", r.pages, r.ours_ms, r.file);
+        let by = if r.fallback_pages > 0 {
+            format!("  (lopdf read {} of its pages)", r.fallback_pages)
+        } else {
+            String::new()
+        };
+        println!(
+            "{:>8} {:>10.1} {theirs}  {}{by}",
+            r.pages, r.ours_ms, r.file
+        );
     }
+    println!(
+        "extractor per page: pdf-extract {}, lopdf fallback {}",
+        report.pdf_extract_pages, report.lopdf_fallback_pages
+    );
     println!(
         "{} files, {} pages: ReportLens {:.1} pages/s",
         report.files, report.pages, report.ours_pages_per_s
