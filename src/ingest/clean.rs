@@ -96,48 +96,34 @@ pub fn running_lines(pages: &[Vec<EdgeLine<'_>>]) -> Vec<(usize, usize)> {
         return Vec::new();
     }
     let edge_sets: Vec<Vec<usize>> = pages.iter().map(|p| edge_indices(p)).collect();
-    let mut seen: HashMap<String, usize> = HashMap::new();
+    // Every line's key, masked once.
+    let keys: Vec<Vec<String>> = pages
+        .iter()
+        .map(|p| p.iter().map(|l| mask(l.text)).collect())
+        .collect();
+    let seen = pages_with(
+        keys.iter()
+            .zip(&edge_sets)
+            .map(|(k, edges)| edges.iter().map(|&i| &k[i]).filter(|k| !k.is_empty())),
+    );
+    let needed = pages.len().div_ceil(2).max(2);
     // Long lines anywhere on the page that recur on nearly every page: margin notes set
     // sideways (printer's slugs, "Downloaded from ..." stamps) sit mid-page by position.
-    let mut anywhere: HashMap<String, usize> = HashMap::new();
-    for page in pages {
-        let mut keys: Vec<String> = page
-            .iter()
-            .map(|l| mask(l.text))
-            .filter(|k| k.chars().count() >= LONG_RUNNING)
-            .collect();
-        keys.sort();
-        keys.dedup();
-        for k in keys {
-            *anywhere.entry(k).or_default() += 1;
-        }
-    }
+    let anywhere = pages_with(
+        keys.iter()
+            .map(|k| k.iter().filter(|k| k.chars().count() >= LONG_RUNNING)),
+    );
     let anywhere_needed = (pages.len() * 3).div_ceil(4).max(3);
-    for (page, edges) in pages.iter().zip(&edge_sets) {
-        let mut keys: Vec<String> = edges
-            .iter()
-            .map(|&i| mask(page[i].text))
-            .filter(|k| !k.is_empty())
-            .collect();
-        keys.sort();
-        keys.dedup();
-        for k in keys {
-            *seen.entry(k).or_default() += 1;
-        }
-    }
-    let needed = pages.len().div_ceil(2);
-    let needed = needed.max(2);
+    let count = |m: &HashMap<&str, usize>, k: &str| m.get(k).copied().unwrap_or(0);
     let mut out = Vec::new();
-    for (p, (page, edges)) in pages.iter().zip(&edge_sets).enumerate() {
+    for (p, (k, edges)) in keys.iter().zip(&edge_sets).enumerate() {
         for &i in edges {
-            let k = mask(page[i].text);
-            if !k.is_empty() && seen.get(&k).copied().unwrap_or(0) >= needed {
+            if !k[i].is_empty() && count(&seen, &k[i]) >= needed {
                 out.push((p, i));
             }
         }
-        for (i, line) in page.iter().enumerate() {
-            let k = mask(line.text);
-            if anywhere.get(&k).copied().unwrap_or(0) >= anywhere_needed {
+        for (i, key) in k.iter().enumerate() {
+            if count(&anywhere, key) >= anywhere_needed {
                 out.push((p, i));
             }
         }
@@ -145,6 +131,24 @@ pub fn running_lines(pages: &[Vec<EdgeLine<'_>>]) -> Vec<(usize, usize)> {
     out.sort();
     out.dedup();
     out
+}
+
+/// On how many pages each key occurs (once per page however often it repeats there).
+fn pages_with<'k, P, K>(pages: P) -> HashMap<&'k str, usize>
+where
+    P: Iterator<Item = K>,
+    K: Iterator<Item = &'k String>,
+{
+    let mut count: HashMap<&str, usize> = HashMap::new();
+    for page in pages {
+        let mut keys: Vec<&str> = page.map(String::as_str).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        for k in keys {
+            *count.entry(k).or_default() += 1;
+        }
+    }
+    count
 }
 
 /// The first and last few non-empty lines of a page, by order and (when known) by position.

@@ -61,13 +61,7 @@ pub fn extract_with(path: &Path, opts: &ExtractOptions) -> Result<Document, Inge
             path: path.to_path_buf(),
         });
     }
-    if size > opts.max_bytes {
-        return Err(IngestError::TooLarge {
-            path: path.to_path_buf(),
-            size,
-            limit: opts.max_bytes,
-        });
-    }
+    within_limit(path, size, opts)?;
     let bytes = std::fs::read(path).map_err(io)?;
     extract_bytes(path, format, bytes, opts)
 }
@@ -80,14 +74,20 @@ pub fn extract_mem(
     opts: &ExtractOptions,
 ) -> Result<Document, IngestError> {
     let format = format_of(name)?;
-    if bytes.len() as u64 > opts.max_bytes {
+    within_limit(name, bytes.len() as u64, opts)?;
+    extract_bytes(name, format, bytes, opts)
+}
+
+/// Files over the configured size are refused before they are parsed.
+fn within_limit(path: &Path, size: u64, opts: &ExtractOptions) -> Result<(), IngestError> {
+    if size > opts.max_bytes {
         return Err(IngestError::TooLarge {
-            path: name.to_path_buf(),
-            size: bytes.len() as u64,
+            path: path.to_path_buf(),
+            size,
             limit: opts.max_bytes,
         });
     }
-    extract_bytes(name, format, bytes, opts)
+    Ok(())
 }
 
 /// The format a file's extension claims.

@@ -272,12 +272,13 @@ impl OutputDev for Collector {
         // whatever the rotation.
         let scale = (trm.m11 * trm.m22 - trm.m12 * trm.m21).abs().sqrt();
         let size = (font_size.abs() * scale) as f32;
+        // y from the top of the page.
         let mut x = trm.m31 as f32 - self.origin.0;
-        let mut y = self.origin.1 - trm.m32 as f32; // from the top of the page
-                                                    // Text set sideways (margin stamps such as arXiv ids or printers' slugs) would
-                                                    // otherwise become one-letter lines down the page, inside the body. Lay it out
-                                                    // along its own baseline, as a line below the page, where it reads whole and
-                                                    // header/footer detection sees it at the edge.
+        let mut y = self.origin.1 - trm.m32 as f32;
+        // Text set sideways (margin stamps such as arXiv ids or printers' slugs) would
+        // otherwise become one-letter lines down the page, inside the body. Lay it out
+        // along its own baseline, as a line below the page, where it reads whole and
+        // header/footer detection sees it at the edge.
         let (dx, dy) = (trm.m11 as f32, trm.m12 as f32);
         if dy.abs() > dx.abs() * 2.0 {
             let len = (dx * dx + dy * dy).sqrt();
