@@ -1,11 +1,12 @@
 //! CPU causal attention over the KV cache, one (query row, head) at a time
 //! with an online softmax: memory stays O(chunk), never O(chunk x context).
 //!
-//! With an f16 cache the arithmetic follows llama.cpp's CPU flash-attention
-//! kernel for short batches (`flash_attn_ext_f16_one_chunk`): the query is
-//! rounded to f16 like the keys, scores accumulate in f32, and the value
-//! accumulator is kept in f16. With an f32 cache everything is f32 (the
-//! default: it reproduces more of llama.cpp's reference completions).
+//! With an f16 cache the arithmetic is llama.cpp's CPU flash-attention
+//! kernel for short batches (`flash_attn_ext_f16_one_chunk`), bit for bit:
+//! the query is rounded to f16 like the keys, scores sum in ggml's lane
+//! order, and the value accumulator is kept in f16. Its tiled kernel (64+
+//! query rows at once) and split-KV decode (512+ cached positions) round
+//! differently and are not mirrored. With an f32 cache everything is f32.
 use candle_core::{DType, Device, Result, Storage, Tensor};
 use half::f16;
 use reportlens_kernels::attention::{row_f16, row_f32, RowFn, Shape};

@@ -11,6 +11,7 @@ use candle_core::quantized::QMatMul;
 
 pub use super::quant::Linear;
 use candle_core::{DType, Device, Module, Result, Tensor, D};
+use reportlens_kernels::activation::{swiglu as swiglu_row, ExpFlavor};
 
 /// How RoPE pairs the dimensions of a head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -370,9 +371,9 @@ impl Llama {
             let ctx = attention(cfg, &q, &k_all, &v_all, offset)?; // (1, L, H*D)
             x = (x + lw.o.forward(&ctx)?)?;
             let h = rms_norm(&x, &lw.ffn_norm, eps)?;
-            let gate = lw.gate.forward(&h)?.silu()?;
+            let gate = lw.gate.forward(&h)?;
             let up = lw.up.forward(&h)?;
-            x = (x + lw.down.forward(&(gate * up)?)?)?;
+            x = (x + lw.down.forward(&swiglu(&gate, &up)?)?)?;
         }
         self.cache.len = end;
         Ok(x)
@@ -445,6 +446,9 @@ fn rms_norm(x: &Tensor, w: &Tensor, eps: f64) -> Result<Tensor> {
 /// Rotates `x` `(L, H, D)` in place of position; only the first `rope_dim`
 /// dimensions of each head turn.
 fn apply_rope(cfg: &LlamaConfig, x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
+    if x.device().is_cpu() && x.dtype() == DType::F32 {
+        return rope_cpu(cfg, x, cos, sin);
+    }
     let (l, h, d) = x.dims3()?;
     let rot = |t: &Tensor| -> Result<Tensor> {
         // Positions as the batch axis: (L, H, 1, d) with per-batch cos (L, 1, d/2).
@@ -462,6 +466,53 @@ fn apply_rope(cfg: &LlamaConfig, x: &Tensor, cos: &Tensor, sin: &Tensor) -> Resu
         let tail = x.narrow(2, cfg.rope_dim, d - cfg.rope_dim)?;
         Tensor::cat(&[&head, &tail], 2)
     }
+}
+
+/// RoPE as ggml's CPU `rotate_pairs` computes it, GCC's fused
+/// multiply-adds included: `x0 c - x1 s` is `fma(x0, c, -(x1 s))` and
+/// `x0 s + x1 c` is `fma(x0, s, x1 c)`. Unfused, about one value in ten
+/// comes out an ulp off llama.cpp's.
+fn rope_cpu(cfg: &LlamaConfig, x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
+    let (l, h, d) = x.dims3()?;
+    let mut xs = x.flatten_all()?.to_vec1::<f32>()?;
+    let (cos, sin) = (
+        cos.flatten_all()?.to_vec1::<f32>()?,
+        sin.flatten_all()?.to_vec1::<f32>()?,
+    );
+    let half = cfg.rope_dim / 2;
+    // Interleaved turns (2i, 2i+1); Half (NeoX) turns (i, i + rope_dim/2).
+    let (step, other) = match cfg.rope_style {
+        RopeStyle::Interleaved => (2, 1),
+        RopeStyle::Half => (1, half),
+    };
+    for (row, head) in xs.chunks_exact_mut(d).enumerate() {
+        let p = row / h;
+        for i in 0..half {
+            let (c, s) = (cos[p * half + i], sin[p * half + i]);
+            let (a, b) = (i * step, i * step + other);
+            let (x0, x1) = (head[a], head[b]);
+            head[a] = x0.mul_add(c, -(x1 * s));
+            head[b] = x0.mul_add(s, x1 * c);
+        }
+    }
+    Tensor::from_vec(xs, (l, h, d), x.device())
+}
+
+/// `silu(gate) * up`: on the CPU with ggml's vector `exp`, elsewhere candle's.
+fn swiglu(gate: &Tensor, up: &Tensor) -> Result<Tensor> {
+    if !(gate.device().is_cpu() && gate.dtype() == DType::F32 && up.dtype() == DType::F32) {
+        return gate.silu()? * up;
+    }
+    let g = gate.flatten_all()?.to_vec1::<f32>()?;
+    let u = up.flatten_all()?.to_vec1::<f32>()?;
+    let mut out = vec![0f32; g.len()];
+    let n = *gate.dims().last().unwrap_or(&1);
+    // ggml runs the vector loop row by row: each row's tail uses libm.
+    let flavor = ExpFlavor::detect();
+    for ((o, g), u) in out.chunks_mut(n).zip(g.chunks(n)).zip(u.chunks(n)) {
+        swiglu_row(flavor, g, u, o);
+    }
+    Tensor::from_vec(out, gate.dims(), gate.device())
 }
 
 /// Causal attention of the chunk `q` `(L, H, D)` at positions

@@ -1,6 +1,7 @@
 //! Matmuls over Q4_0 / Q4_1 / Q8_0 GGUF weights that quantize activations
-//! exactly as llama.cpp (ggml, x86) does: `d = max/127`, `id = 127/max`,
-//! round half to even, Q8_1 `s = f16(d * sum)`. candle rounds these
+//! and sum exactly as llama.cpp (ggml, x86) does: `d = max/127`,
+//! `id = 127/max`, round half to even, Q8_1 `s = f16(d * sum)`, eight fused
+//! f32 lanes per block, summed pairwise. candle rounds these
 //! differently (its Q8_1 `s` is `f16(sum) * f16(d)`), which moves logits by
 //! enough to flip greedy near-ties against llama.cpp. Its Q4_1 kernel is
 //! also scalar; ours vectorise (AVX2 chosen at run time). The loops live in

@@ -122,49 +122,109 @@ pub fn dot(kind: Kind, w: &[u8], a: &[Q8], avx2: bool) -> f32 {
     dot_generic(kind, w, a)
 }
 
+/// ggml's x86 AVX2 `ggml_vec_dot_*` (and llamafile's tinyBLAS, which sums
+/// the same way): per block, eight f32 lanes each take the integer dot of
+/// four consecutive weights, scaled by `d_w * d_x` with one fused
+/// multiply-add; the lanes are summed pairwise at the end
+/// (`hsum_float_8`); Q4_1's `m_w * s_x` terms go to a separate fused sum.
+/// Any other order rounds differently and flips greedy near-ties.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn dot_avx2(kind: Kind, w: &[u8], a: &[Q8]) -> f32 {
-    dot_generic(kind, w, a)
-}
-
-/// Sum over blocks of `d_w * d_x * sum(q_w * q_x)` (+ `m_w * s_x` for Q4_1),
-/// in ggml's order: block terms accumulate, the min terms separately.
-#[inline(always)]
-fn dot_generic(kind: Kind, w: &[u8], a: &[Q8]) -> f32 {
+    use std::arch::x86_64::*;
     let bb = kind.block_bytes();
-    let mut acc = 0f32;
+    let ones = _mm256_set1_epi16(1);
+    let mut acc = _mm256_setzero_ps();
     let mut summs = 0f32;
     for (blk, x) in w.chunks_exact(bb).zip(a) {
         let d = f16::from_le_bytes([blk[0], blk[1]]).to_f32();
-        let sumi: i32 = match kind {
-            Kind::Q8_0 => blk[2..34]
-                .iter()
-                .zip(&x.qs)
-                .map(|(&q, &y)| (q as i8 as i32) * y as i32)
-                .sum(),
-            Kind::Q4_0 => nibble_dot(&blk[2..18], &x.qs, 8),
+        let qy = _mm256_loadu_si256(x.qs.as_ptr() as *const __m256i);
+        // `maddubs` takes unsigned x signed bytes: pairs of products into
+        // i16 (no saturation at these magnitudes), then `madd` pairs those.
+        let (ux, sy) = match kind {
             Kind::Q4_1 => {
                 let m = f16::from_le_bytes([blk[2], blk[3]]).to_f32();
-                summs += m * x.s;
-                nibble_dot(&blk[4..20], &x.qs, 0)
+                summs = m.mul_add(x.s, summs);
+                (nibbles(&blk[4..20]), qy)
+            }
+            Kind::Q4_0 => {
+                let qx = _mm256_sub_epi8(nibbles(&blk[2..18]), _mm256_set1_epi8(8));
+                (_mm256_sign_epi8(qx, qx), _mm256_sign_epi8(qy, qx))
+            }
+            Kind::Q8_0 => {
+                let qx = _mm256_loadu_si256(blk[2..34].as_ptr() as *const __m256i);
+                (_mm256_sign_epi8(qx, qx), _mm256_sign_epi8(qy, qx))
             }
         };
-        acc += d * x.d * sumi as f32;
+        let lanes = _mm256_madd_epi16(_mm256_maddubs_epi16(ux, sy), ones);
+        let xy = _mm256_cvtepi32_ps(lanes);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d * x.d), xy, acc);
     }
-    acc + summs
+    let mut l = [0f32; 8];
+    _mm256_storeu_ps(l.as_mut_ptr(), acc);
+    hsum8(&l) + summs
 }
 
-/// `sum((nibble - bias) * y)` with low nibbles = elements 0..16, high = 16..32.
+/// 16 bytes of packed nibbles as 32 bytes: low nibbles first, then high.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn nibbles(qs: &[u8]) -> std::arch::x86_64::__m256i {
+    use std::arch::x86_64::*;
+    let lo = _mm_loadu_si128(qs.as_ptr() as *const __m128i);
+    let hi = _mm_srli_epi16(lo, 4);
+    let both = _mm256_set_m128i(hi, lo);
+    _mm256_and_si256(both, _mm256_set1_epi8(0x0f))
+}
+
+/// `hsum_float_8`: the two 128-bit halves added, then pairs, then the pair.
 #[inline(always)]
-fn nibble_dot(qs: &[u8], y: &[i8; 32], bias: i32) -> i32 {
-    let mut s = 0i32;
-    for j in 0..16 {
-        let lo = (qs[j] & 0x0f) as i32 - bias;
-        let hi = (qs[j] >> 4) as i32 - bias;
-        s += lo * y[j] as i32 + hi * y[j + 16] as i32;
+fn hsum8(l: &[f32; 8]) -> f32 {
+    let r = [l[0] + l[4], l[1] + l[5], l[2] + l[6], l[3] + l[7]];
+    (r[0] + r[2]) + (r[1] + r[3])
+}
+
+/// The same sums as `dot_avx2` in plain Rust: the reference that pins it,
+/// and the path on CPUs without AVX2 (slower, still llama.cpp's rounding).
+fn dot_generic(kind: Kind, w: &[u8], a: &[Q8]) -> f32 {
+    let bb = kind.block_bytes();
+    let mut acc = [0f32; 8];
+    let mut summs = 0f32;
+    let mut qx = [0i32; 32];
+    for (blk, x) in w.chunks_exact(bb).zip(a) {
+        let d = f16::from_le_bytes([blk[0], blk[1]]).to_f32();
+        match kind {
+            Kind::Q8_0 => {
+                for (q, &b) in qx.iter_mut().zip(&blk[2..34]) {
+                    *q = b as i8 as i32;
+                }
+            }
+            Kind::Q4_0 => unpack_nibbles(&blk[2..18], 8, &mut qx),
+            Kind::Q4_1 => {
+                let m = f16::from_le_bytes([blk[2], blk[3]]).to_f32();
+                summs = m.mul_add(x.s, summs);
+                unpack_nibbles(&blk[4..20], 0, &mut qx);
+            }
+        }
+        let dd = d * x.d;
+        for (lane, a) in acc.iter_mut().enumerate() {
+            let r = 4 * lane..4 * lane + 4;
+            let s: i32 = qx[r.clone()]
+                .iter()
+                .zip(&x.qs[r])
+                .map(|(&q, &y)| q * y as i32)
+                .sum();
+            *a = dd.mul_add(s as f32, *a);
+        }
     }
-    s
+    hsum8(&acc) + summs
+}
+
+/// Low nibbles are elements 0..16, high nibbles 16..32, less `bias`.
+fn unpack_nibbles(qs: &[u8], bias: i32, out: &mut [i32; 32]) {
+    for (j, &b) in qs.iter().enumerate() {
+        out[j] = (b & 0x0f) as i32 - bias;
+        out[j + 16] = (b >> 4) as i32 - bias;
+    }
 }
 
 #[cfg(test)]
@@ -185,25 +245,47 @@ mod tests {
         assert_eq!((z.d, z.s, z.qs[0]), (0.0, 0.0, 0));
     }
 
+    /// `blocks` weight blocks of `kind` with varied scales, mins and values.
+    fn weights(kind: Kind, blocks: usize, seed: u32) -> Vec<u8> {
+        let mut r = seed;
+        let mut next = move || {
+            r = r.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (r >> 8) as u8
+        };
+        let mut w = Vec::new();
+        for b in 0..blocks {
+            let d = 0.003 * (b % 7 + 1) as f32 * if b % 3 == 0 { -1.0 } else { 1.0 };
+            w.extend_from_slice(&f16::from_f32(d).to_le_bytes());
+            if kind == Kind::Q4_1 {
+                w.extend_from_slice(&f16::from_f32(-0.02 * (b % 5) as f32).to_le_bytes());
+            }
+            let n = if kind == Kind::Q8_0 { 32 } else { 16 };
+            // Q8_0 bytes stay in ggml's range -127..=127.
+            w.extend((0..n).map(|_| match next() {
+                128 => 129,
+                v => v,
+            }));
+        }
+        w
+    }
+
     #[test]
     fn the_vector_path_sums_like_the_plain_one() {
-        // One Q4_1 row of 4 blocks with varied scales, mins and nibbles.
-        let mut w = Vec::new();
-        for b in 0..4u8 {
-            w.extend_from_slice(&f16::from_f32(0.01 * (b as f32 + 1.0)).to_le_bytes());
-            w.extend_from_slice(&f16::from_f32(-0.02 * b as f32).to_le_bytes());
-            w.extend((0..16u8).map(|j| j.wrapping_mul(37).wrapping_add(b)));
-        }
-        let x: Vec<f32> = (0..128)
-            .map(|i| (i * 53 % 97) as f32 / 48.0 - 1.0)
+        let k = 512;
+        let x: Vec<f32> = (0..k)
+            .map(|i| ((i * 53 % 97) as f32 / 48.0 - 1.0) * (1.0 + (i % 13) as f32))
             .collect();
-        let a = quantize_activations(&x, Kind::Q4_1);
-        let plain = dot(Kind::Q4_1, &w, &a, false);
-        let fast = dot(Kind::Q4_1, &w, &a, has_avx2());
-        assert_eq!(plain.to_bits(), fast.to_bits());
-        let mut out = [0f32; 1];
-        // SAFETY: one row, one column, one output.
-        unsafe { matmul_columns(Kind::Q4_1, &w, 1, 128, &a, 1, 0..1, out.as_mut_ptr()) };
-        assert_eq!(out[0].to_bits(), plain.to_bits());
+        for kind in [Kind::Q4_0, Kind::Q4_1, Kind::Q8_0] {
+            let w = weights(kind, k / 32, 7);
+            let a = quantize_activations(&x, kind);
+            let plain = dot(kind, &w, &a, false);
+            let fast = dot(kind, &w, &a, has_avx2());
+            assert!(plain.is_finite() && plain != 0.0);
+            assert_eq!(plain.to_bits(), fast.to_bits(), "{kind:?}");
+            let mut out = [0f32; 1];
+            // SAFETY: one row, one column, one output.
+            unsafe { matmul_columns(kind, &w, 1, k, &a, 1, 0..1, out.as_mut_ptr()) };
+            assert_eq!(out[0].to_bits(), plain.to_bits());
+        }
     }
 }

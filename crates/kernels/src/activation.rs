@@ -1,0 +1,179 @@
+//! SwiGLU (`silu(gate) * up`) as ggml computes it on x86: `exp` is ggml's
+//! vector polynomial (`ggml_v_expf`), not libm's, and its AVX-512, AVX2 and
+//! SSE2 versions round differently. Each lane is independent, so scalar code
+//! with the same operations (fused where ggml fuses) gives the same bits.
+//! libm's `expf` would differ from it by an ulp now and then, enough to move
+//! a Q8 activation rounding and, thirty layers on, flip a greedy near-tie.
+
+/// Which of ggml's `ggml_v_expf` this CPU would run (ggml picks at compile
+/// time for the build machine; we pick at run time for this one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpFlavor {
+    /// AVX-512F + DQ: 16 lanes, `scalef` to apply the exponent.
+    Avx512,
+    /// AVX2 + FMA: 8 lanes, exponent added to the bits.
+    Avx2,
+    /// Anything else: libm `expf` (ggml's SSE2/NEON variants are not mirrored).
+    Libm,
+}
+
+impl ExpFlavor {
+    pub fn detect() -> Self {
+        match crate::simd_override() {
+            Some(crate::Simd::Avx512) => return ExpFlavor::Avx512,
+            Some(crate::Simd::Avx2) => return ExpFlavor::Avx2,
+            None => {}
+        }
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512dq")
+            {
+                return ExpFlavor::Avx512;
+            }
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                return ExpFlavor::Avx2;
+            }
+        }
+        ExpFlavor::Libm
+    }
+
+    /// Lanes per vector: elements past the last whole vector use libm.
+    fn lanes(self) -> usize {
+        match self {
+            ExpFlavor::Avx512 => 16,
+            ExpFlavor::Avx2 => 8,
+            ExpFlavor::Libm => 1,
+        }
+    }
+
+    fn exp(self, x: f32) -> f32 {
+        match self {
+            ExpFlavor::Avx512 => expf_avx512(x),
+            ExpFlavor::Avx2 => expf_avx2(x),
+            ExpFlavor::Libm => x.exp(),
+        }
+    }
+}
+
+const R: f32 = 12582912.0; // 0x1.8p23
+const LOG2E: f32 = f32::from_bits(0x3fb8_aa3b); // 0x1.715476p+0
+const LN2_HI: f32 = f32::from_bits(0x3f31_7200); // 0x1.62e4p-1
+const LN2_LO: f32 = f32::from_bits(0x35bf_be8e); // 0x1.7f7d1cp-20
+const P0: f32 = f32::from_bits(0x3c07_2010); // 0x1.0e4020p-7
+const P1: f32 = f32::from_bits(0x3d2b_9f17); // 0x1.573e2ep-5
+const P2: f32 = f32::from_bits(0x3e2a_af33); // 0x1.555e66p-3
+const P3: f32 = f32::from_bits(0x3eff_fedb); // 0x1.fffdb6p-2
+const P4: f32 = f32::from_bits(0x3f7f_fff6); // 0x1.ffffecp-1
+
+/// Range reduction shared by both: `n = round(x / ln 2)`, `b = x - n ln 2`.
+#[inline(always)]
+fn reduce(x: f32) -> (f32, f32, f32) {
+    let z = x.mul_add(LOG2E, R);
+    let n = z - R;
+    let b = (-n).mul_add(LN2_LO, (-n).mul_add(LN2_HI, x));
+    (z, n, b)
+}
+
+/// `ggml_v_expf` for `__m512`, one lane.
+pub fn expf_avx512(x: f32) -> f32 {
+    let (_, n, b) = reduce(x);
+    let u = b * b;
+    let j = P0
+        .mul_add(b, P1)
+        .mul_add(u, P2.mul_add(b, P3))
+        .mul_add(u, P4.mul_add(b, 1.0));
+    if n.abs() > 192.0 {
+        return if n <= 0.0 { 0.0 } else { f32::INFINITY };
+    }
+    // `scalef`: j * 2^n rounded once (exact in f64, then one rounding).
+    (j as f64 * 2f64.powi(n as i32)) as f32
+}
+
+/// `ggml_v_expf` for `__m256`, one lane.
+pub fn expf_avx2(x: f32) -> f32 {
+    let (z, n, b) = reduce(x);
+    let e = z.to_bits().wrapping_shl(23);
+    let k = f32::from_bits(e.wrapping_add(1f32.to_bits()));
+    let u = b * b;
+    let j = P0
+        .mul_add(b, P1)
+        .mul_add(u, P2.mul_add(b, P3))
+        .mul_add(u, P4 * b);
+    let an = n.abs();
+    if an <= 126.0 {
+        return j.mul_add(k, k);
+    }
+    let g: u32 = if n <= 0.0 { 0x8200_0000 } else { 0 };
+    let s1 = f32::from_bits(g.wrapping_add(0x7f00_0000));
+    if an > 192.0 {
+        return s1 * s1;
+    }
+    let s2 = f32::from_bits(e.wrapping_sub(g));
+    s2.mul_add(j, s2) * s1
+}
+
+/// `out[i] = silu(gate[i]) * up[i]`, lane for lane as `ggml_vec_swiglu_f32`:
+/// whole vectors use the vector `exp`, the tail libm's.
+pub fn swiglu(flavor: ExpFlavor, gate: &[f32], up: &[f32], out: &mut [f32]) {
+    let whole = gate.len() / flavor.lanes() * flavor.lanes();
+    for (i, ((o, &x), &g)) in out.iter_mut().zip(gate).zip(up).enumerate() {
+        let e = if i < whole {
+            flavor.exp(0.0 - x)
+        } else {
+            (-x).exp()
+        };
+        *o = x / (1.0 + e) * g;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constants_are_ggmls_hex_floats() {
+        assert_eq!(LOG2E, std::f32::consts::LOG2_E);
+        assert_eq!(LN2_HI, 0.693_145_75);
+        assert!((LN2_HI + LN2_LO - std::f32::consts::LN_2).abs() < 1e-9);
+        assert_eq!(P4, 1.0 - 10.0 * 2f32.powi(-24));
+    }
+
+    #[test]
+    fn both_flavors_are_close_to_libm_and_not_always_equal_to_it() {
+        let mut differs = [0usize; 2];
+        for i in -20_000..20_000 {
+            let x = i as f32 * 0.004_37;
+            let want = x.exp();
+            for (f, d) in [(ExpFlavor::Avx512, 0), (ExpFlavor::Avx2, 1)] {
+                let got = f.exp(x);
+                let ulps = (got.to_bits() as i64 - want.to_bits() as i64).abs();
+                assert!(ulps <= 3, "{f:?} exp({x}) = {got}, libm {want}");
+                differs[d] += (ulps != 0) as usize;
+            }
+        }
+        assert!(differs.iter().all(|&d| d > 100), "{differs:?}");
+    }
+
+    #[test]
+    fn extremes_flush_like_ggml() {
+        for f in [ExpFlavor::Avx512, ExpFlavor::Avx2] {
+            assert_eq!(f.exp(-200.0), 0.0, "{f:?}");
+            assert_eq!(f.exp(200.0), f32::INFINITY, "{f:?}");
+            assert_eq!(f.exp(0.0), 1.0, "{f:?}");
+            let sub = f.exp(-100.0);
+            assert!(sub > 0.0 && sub < f32::MIN_POSITIVE, "{f:?}: {sub}");
+        }
+    }
+
+    #[test]
+    fn the_tail_uses_libm() {
+        let x: Vec<f32> = (0..20).map(|i| i as f32 * 0.37 - 3.0).collect();
+        let up = vec![1.0f32; 20];
+        let mut out = vec![0f32; 20];
+        swiglu(ExpFlavor::Avx512, &x, &up, &mut out);
+        for i in 16..20 {
+            assert_eq!(out[i], x[i] / (1.0 + (-x[i]).exp()));
+        }
+        assert_eq!(out[3], x[3] / (1.0 + expf_avx512(-x[3])));
+    }
+}
