@@ -1,15 +1,17 @@
-//! CPU causal attention over the KV cache, one (query row, head) at a time
-//! with an online softmax: memory stays O(chunk), never O(chunk x context).
+//! CPU causal attention over the KV cache, a (query row, head) or a tile of
+//! rows at a time: working memory stays O(context) per thread, never a
+//! chunk x context matrix.
 //!
 //! With an f16 cache the arithmetic is llama.cpp's CPU flash-attention
 //! kernel for short batches (`flash_attn_ext_f16_one_chunk`), bit for bit:
 //! the query is rounded to f16 like the keys, scores sum in ggml's lane
-//! order, and the value accumulator is kept in f16. Its tiled kernel (64+
-//! query rows at once) and split-KV decode (512+ cached positions) round
-//! differently and are not mirrored. With an f32 cache everything is f32.
+//! order, and the value accumulator is kept in f16; chunks of 64+ rows take
+//! its tiled kernel (`flash_attn_ext_tiled`) instead, as llama.cpp does.
+//! Its split-KV decode (one query over 512+ cached cells, split between
+//! threads) is not mirrored. With an f32 cache everything is f32.
 use candle_core::{DType, Device, Result, Storage, Tensor};
 use half::f16;
-use reportlens_kernels::attention::{row_f16, row_f32, RowFn, Shape};
+use reportlens_kernels::attention::{row_f16, row_f32, tile_f16, RowFn, Shape, TILE};
 
 /// Attention of `q` `(L, H, D)` (f32, positions `offset..offset+L`) over the
 /// cached `k`, `v` `(offset + L, H_kv, D)` (both f32 or both f16).
@@ -35,6 +37,7 @@ pub fn causal_attention_cpu(q: &Tensor, k: &Tensor, v: &Tensor, offset: usize) -
         d,
         offset,
         scale: 1.0 / (d as f32).sqrt(),
+        threads: crate::model::device::cpu_threads(),
     };
     let (qg, ql) = q.storage_and_layout();
     let q_data = cpu_slice::<f32>(&qg, ql.start_offset())?;
@@ -51,7 +54,11 @@ pub fn causal_attention_cpu(q: &Tensor, k: &Tensor, v: &Tensor, offset: usize) -
             let (vg, vl) = v.storage_and_layout();
             let kd = cpu_slice::<f16>(&kg, kl.start_offset())?;
             let vd = cpu_slice::<f16>(&vg, vl.start_offset())?;
-            run(&shape, q_data, kd, vd, &mut out, row_f16);
+            if l >= TILE {
+                run_tiles(&shape, q_data, kd, vd, &mut out);
+            } else {
+                run(&shape, q_data, kd, vd, &mut out, row_f16);
+            }
         }
         dt => candle_core::bail!("KV cache type {dt:?} is not supported on the CPU"),
     }
@@ -72,6 +79,29 @@ fn run<T: Sync>(sh: &Shape, q: &[f32], k: &[T], v: &[T], out: &mut [f32], row: R
                 unsafe { std::slice::from_raw_parts_mut((out_ptr as *mut f32).add(u * d), d) };
             let qrow = &q[u * d..(u + 1) * d];
             row(sh, qrow, k, v, i, h, dst);
+        }
+    });
+}
+
+/// Splits (64-row tile, head) pairs of an f16-cache chunk over the pool, as
+/// llama.cpp does for batches of 64+ rows.
+fn run_tiles(sh: &Shape, q: &[f32], k: &[f16], v: &[f16], out: &mut [f32]) {
+    let tiles = sh.l.div_ceil(TILE);
+    let out_ptr = out.as_mut_ptr() as usize;
+    let (d, nh) = (sh.d, sh.nh);
+    candle_core::utils::barrier_pool().execute_chunked(tiles * nh, |range| {
+        for u in range {
+            let (t, h) = (u / nh, u % nh);
+            let rows = t * TILE..((t + 1) * TILE).min(sh.l);
+            let res = tile_f16(sh, q, k, v, rows.clone(), h);
+            for (i, r) in rows.zip(res.chunks_exact(d)) {
+                // SAFETY: (row i, head h) is this unit's alone; `out` holds
+                // l * nh * d values and outlives the pool call.
+                let dst = unsafe {
+                    std::slice::from_raw_parts_mut((out_ptr as *mut f32).add((i * nh + h) * d), d)
+                };
+                dst.copy_from_slice(r);
+            }
         }
     });
 }

@@ -46,6 +46,7 @@ impl ExpFlavor {
         }
     }
 
+    #[inline(always)]
     fn exp(self, x: f32) -> f32 {
         match self {
             ExpFlavor::Avx512 => expf_avx512(x),
@@ -75,6 +76,7 @@ fn reduce(x: f32) -> (f32, f32, f32) {
 }
 
 /// `ggml_v_expf` for `__m512`, one lane.
+#[inline(always)]
 pub fn expf_avx512(x: f32) -> f32 {
     let (_, n, b) = reduce(x);
     let u = b * b;
@@ -85,11 +87,24 @@ pub fn expf_avx512(x: f32) -> f32 {
     if n.abs() > 192.0 {
         return if n <= 0.0 { 0.0 } else { f32::INFINITY };
     }
-    // `scalef`: j * 2^n rounded once (exact in f64, then one rounding).
-    (j as f64 * 2f64.powi(n as i32)) as f32
+    // `scalef`: j * 2^n rounded once.
+    let n = n as i32;
+    if n >= -149 {
+        // 2^n is an f32 here (subnormal below -126): one f32 multiply
+        // rounds exactly once, as `scalef` does.
+        let p = if n >= -126 {
+            f32::from_bits(((n + 127) as u32) << 23)
+        } else {
+            f32::from_bits(1u32 << (n + 149))
+        };
+        j * p
+    } else {
+        (j as f64 * 2f64.powi(n)) as f32
+    }
 }
 
 /// `ggml_v_expf` for `__m256`, one lane.
+#[inline(always)]
 pub fn expf_avx2(x: f32) -> f32 {
     let (z, n, b) = reduce(x);
     let e = z.to_bits().wrapping_shl(23);
@@ -115,6 +130,23 @@ pub fn expf_avx2(x: f32) -> f32 {
 /// `out[i] = silu(gate[i]) * up[i]`, lane for lane as `ggml_vec_swiglu_f32`:
 /// whole vectors use the vector `exp`, the tail libm's.
 pub fn swiglu(flavor: ExpFlavor, gate: &[f32], up: &[f32], out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::quant::has_avx2() {
+        // SAFETY: the CPU has AVX2 and FMA (checked).
+        return unsafe { swiglu_avx2(flavor, gate, up, out) };
+    }
+    swiglu_body(flavor, gate, up, out)
+}
+
+/// Compiled with FMA so `mul_add` is one instruction, not a libm call.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn swiglu_avx2(flavor: ExpFlavor, gate: &[f32], up: &[f32], out: &mut [f32]) {
+    swiglu_body(flavor, gate, up, out)
+}
+
+#[inline(always)]
+fn swiglu_body(flavor: ExpFlavor, gate: &[f32], up: &[f32], out: &mut [f32]) {
     let whole = gate.len() / flavor.lanes() * flavor.lanes();
     for (i, ((o, &x), &g)) in out.iter_mut().zip(gate).zip(up).enumerate() {
         let e = if i < whole {
@@ -162,6 +194,27 @@ mod tests {
             assert_eq!(f.exp(0.0), 1.0, "{f:?}");
             let sub = f.exp(-100.0);
             assert!(sub > 0.0 && sub < f32::MIN_POSITIVE, "{f:?}: {sub}");
+        }
+    }
+
+    #[test]
+    fn scalef_matches_exact_scaling_down_to_subnormals() {
+        // Inputs whose n runs from about -150 to 127: every branch of the
+        // exponent application, against j * 2^n computed in f64.
+        for i in 0..4000 {
+            let x = -104.0 + i as f32 * 0.048;
+            let (_, n, b) = reduce(x);
+            let u = b * b;
+            let j = P0
+                .mul_add(b, P1)
+                .mul_add(u, P2.mul_add(b, P3))
+                .mul_add(u, P4.mul_add(b, 1.0));
+            let want = if n.abs() > 192.0 {
+                0.0
+            } else {
+                (j as f64 * 2f64.powi(n as i32)) as f32
+            };
+            assert_eq!(expf_avx512(x).to_bits(), want.to_bits(), "x = {x}");
         }
     }
 

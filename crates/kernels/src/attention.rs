@@ -16,37 +16,93 @@ pub struct Shape {
     pub offset: usize,
     /// Score scale, `1 / sqrt(d)`.
     pub scale: f32,
+    /// Threads llama.cpp would split a long decode step between (its
+    /// split-KV kernel's result depends on the split).
+    pub threads: usize,
 }
 
 /// A row kernel: `(shape, q row, keys, values, row index, head, out)`.
 pub type RowFn<T> = fn(&Shape, &[f32], &[T], &[T], usize, usize, &mut [f32]);
 
-/// f32 cache: plain online softmax in f32.
+/// f32 cache: scores for every visible key, then one softmax and one
+/// weighted sum of the values (exact f32, not llama.cpp's rounding).
 pub fn row_f32(sh: &Shape, q: &[f32], k: &[f32], v: &[f32], i: usize, h: usize, dst: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if fast() {
+        // SAFETY: the CPU has AVX2, FMA and F16C (checked once).
+        return unsafe { row_f32_avx2(sh, q, k, v, i, h, dst) };
+    }
+    row_f32_body(sh, q, k, v, i, h, dst)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn row_f32_avx2(
+    sh: &Shape,
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    i: usize,
+    h: usize,
+    dst: &mut [f32],
+) {
+    row_f32_body(sh, q, k, v, i, h, dst)
+}
+
+#[inline(always)]
+fn row_f32_body(sh: &Shape, q: &[f32], k: &[f32], v: &[f32], i: usize, h: usize, dst: &mut [f32]) {
     let (d, kvh) = (sh.d, h / (sh.nh / sh.nkv));
     let stride = sh.nkv * d;
-    let mut m = f32::NEG_INFINITY;
-    let mut sum = 0f32;
-    dst.fill(0.0);
-    for j in 0..=sh.offset + i {
+    let n = sh.offset + i + 1;
+    // The buffer leaves the thread-local for the work: code in a closure
+    // would not be compiled with this function's target features.
+    let mut scores = SCORES.with(|c| c.take());
+    scores.clear();
+    for j in 0..n {
         let base = j * stride + kvh * d;
-        let krow = &k[base..base + d];
-        let score = q.iter().zip(krow).map(|(a, b)| a * b).sum::<f32>() * sh.scale;
-        let (ms, vs) = if score > m {
-            let ms = (m - score).exp();
-            m = score;
-            (ms, 1.0)
-        } else {
-            (1.0, (score - m).exp())
-        };
-        let vrow = &v[base..base + d];
-        for (a, &x) in dst.iter_mut().zip(vrow) {
-            *a = *a * ms + x * vs;
+        scores.push(dot8(q, &k[base..base + d]) * sh.scale);
+    }
+    let m = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0f32;
+    for s in scores.iter_mut() {
+        *s = (*s - m).exp();
+        sum += *s;
+    }
+    dst.fill(0.0);
+    for (j, &p) in scores.iter().enumerate() {
+        let base = j * stride + kvh * d;
+        for (a, &x) in dst.iter_mut().zip(&v[base..base + d]) {
+            *a = x.mul_add(p, *a);
         }
-        sum = sum * ms + vs;
     }
     let inv = 1.0 / sum;
     dst.iter_mut().for_each(|a| *a *= inv);
+    SCORES.with(|c| c.replace(scores));
+}
+
+thread_local! {
+    /// Per-thread score buffer (one row's keys: up to the context length).
+    static SCORES: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A dot product in eight independent lanes (vectorises; f32 path only).
+#[inline(always)]
+fn dot8(a: &[f32], b: &[f32]) -> f32 {
+    let mut s = [0f32; 8];
+    let (ac, bc) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ac.remainder().iter().zip(bc.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in ac.zip(bc) {
+        for l in 0..8 {
+            s[l] = x[l].mul_add(y[l], s[l]);
+        }
+    }
+    ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7])) + tail
+}
+
+/// AVX2 + FMA + F16C, checked once.
+fn fast() -> bool {
+    static FAST: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *FAST.get_or_init(crate::quant::has_avx2)
 }
 
 /// f16 cache, llama.cpp's numerics (`flash_attn_ext_f16_one_chunk`): q
@@ -54,36 +110,201 @@ pub fn row_f32(sh: &Shape, q: &[f32], k: &[f32], v: &[f32], i: usize, h: usize, 
 /// an f16 value accumulator updated by fused multiply-adds and rescaled in
 /// place, the softmax sum fused as GCC compiles `S = S*ms + vs`.
 pub fn row_f16(sh: &Shape, q: &[f32], k: &[f16], v: &[f16], i: usize, h: usize, dst: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if fast() {
+        // SAFETY: the CPU has AVX2, FMA and F16C (checked once).
+        return unsafe { row_f16_avx2(sh, q, k, v, i, h, dst) };
+    }
+    row_f16_body(sh, q, k, v, i, h, dst)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn row_f16_avx2(
+    sh: &Shape,
+    q: &[f32],
+    k: &[f16],
+    v: &[f16],
+    i: usize,
+    h: usize,
+    dst: &mut [f32],
+) {
+    row_f16_body(sh, q, k, v, i, h, dst)
+}
+
+/// Rounds to f16 and back (what storing into ggml's f16 accumulator does).
+#[inline(always)]
+fn via_f16(x: f32) -> f32 {
+    f16::from_f32(x).to_f32()
+}
+
+/// `acc = f16(acc * s)`: ggml's `ggml_vec_scale_f16`.
+#[inline(always)]
+fn scale_f16(acc: &mut [f32], s: f32) {
+    #[cfg(target_arch = "x86_64")]
+    if fast() {
+        // SAFETY: F16C/AVX2 present (checked once).
+        return unsafe { f16_update_avx2(acc, None, s) };
+    }
+    acc.iter_mut().for_each(|a| *a = via_f16(*a * s));
+}
+
+/// `acc = f16(fma(x, s, acc))`: ggml's `ggml_vec_mad_f16`.
+#[inline(always)]
+fn mad_f16(acc: &mut [f32], x: &[f32], s: f32) {
+    #[cfg(target_arch = "x86_64")]
+    if fast() {
+        // SAFETY: F16C/AVX2/FMA present (checked once).
+        return unsafe { f16_update_avx2(acc, Some(x), s) };
+    }
+    for (a, &v) in acc.iter_mut().zip(x) {
+        *a = via_f16(v.mul_add(s, *a));
+    }
+}
+
+/// Eight values at a time: `fma(x, s, acc)` or `acc * s`, rounded to f16
+/// (round to nearest even, as ggml's `_mm256_cvtps_ph(.., 0)`) and back.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn f16_update_avx2(acc: &mut [f32], x: Option<&[f32]>, s: f32) {
+    use std::arch::x86_64::*;
+    let sv = _mm256_set1_ps(s);
+    let n8 = acc.len() / 8 * 8;
+    for i in (0..n8).step_by(8) {
+        let a = _mm256_loadu_ps(acc.as_ptr().add(i));
+        let r = match x {
+            Some(x) => _mm256_fmadd_ps(_mm256_loadu_ps(x.as_ptr().add(i)), sv, a),
+            None => _mm256_mul_ps(a, sv),
+        };
+        let r = _mm256_cvtph_ps(_mm256_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(r));
+        _mm256_storeu_ps(acc.as_mut_ptr().add(i), r);
+    }
+    for i in n8..acc.len() {
+        acc[i] = via_f16(match x {
+            Some(x) => x[i].mul_add(s, acc[i]),
+            None => acc[i] * s,
+        });
+    }
+}
+
+#[inline(always)]
+fn row_f16_body(sh: &Shape, q: &[f32], k: &[f16], v: &[f16], i: usize, h: usize, dst: &mut [f32]) {
+    let q16: Vec<f32> = q.iter().map(|&x| via_f16(x)).collect();
+    let n_vis = sh.offset + i + 1;
+    let cells = padded_cells(n_vis);
+    if sh.l == 1 && cells >= SPLIT_KV_MIN {
+        return split_kv(sh, &q16, k, v, h, n_vis, cells, dst);
+    }
+    let part = chunk_f16(sh, &q16, k, v, h, 0..n_vis);
+    let inv = 1.0 / part.s;
+    for (o, &a) in dst.iter_mut().zip(&part.acc) {
+        *o = a * inv;
+    }
+}
+
+/// KV cells llama.cpp's graph spans for `n` used positions: a multiple of
+/// 256, at least 256 (`llama_kv_cache::get_n_kv`).
+fn padded_cells(n: usize) -> usize {
+    n.div_ceil(256).max(1) * 256
+}
+
+/// One query over at least this many cells: llama.cpp splits the keys
+/// between threads and merges the partial softmaxes.
+const SPLIT_KV_MIN: usize = 512;
+
+/// The online softmax over `keys` unnormalised: running max, sum and the
+/// f16 value accumulator (held as f32).
+struct Partial {
+    m: f32,
+    s: f32,
+    acc: Vec<f32>,
+}
+
+#[inline(always)]
+fn chunk_f16(
+    sh: &Shape,
+    q16: &[f32],
+    k: &[f16],
+    v: &[f16],
+    h: usize,
+    keys: std::ops::Range<usize>,
+) -> Partial {
+    use half::slice::HalfFloatSliceExt;
     let (d, kvh) = (sh.d, h / (sh.nh / sh.nkv));
     let stride = sh.nkv * d;
     let lanes = DotLanes::detect();
-    let q16: Vec<f32> = q.iter().map(|&x| f16::from_f32(x).to_f32()).collect();
-    let mut acc = vec![f16::ZERO; d];
+    // f16 values widened exactly; the accumulator holds f16 values as f32.
+    let mut krow = vec![0f32; d];
+    let mut vrow = vec![0f32; d];
+    let mut acc = vec![0f32; d];
     let mut m = f32::NEG_INFINITY;
     let mut sum = 0f32;
-    for j in 0..=sh.offset + i {
+    for j in keys {
         let base = j * stride + kvh * d;
-        let score = dot_f16(lanes, &q16, &k[base..base + d]) * sh.scale;
+        k[base..base + d].convert_to_f32_slice(&mut krow);
+        let score = dot_f16(lanes, q16, &krow) * sh.scale;
         let mut ms = 1.0f32;
         let mut vs = 1.0f32;
         if score > m {
             ms = (m - score).exp();
             m = score;
-            for a in acc.iter_mut() {
-                *a = f16::from_f32(a.to_f32() * ms);
-            }
+            scale_f16(&mut acc, ms);
         } else {
             vs = (score - m).exp();
         }
-        let vrow = &v[base..base + d];
-        for (a, x) in acc.iter_mut().zip(vrow) {
-            *a = f16::from_f32(x.to_f32().mul_add(vs, a.to_f32()));
-        }
+        v[base..base + d].convert_to_f32_slice(&mut vrow);
+        mad_f16(&mut acc, &vrow, vs);
         sum = sum.mul_add(ms, vs);
     }
-    let inv = 1.0 / sum;
-    for (o, a) in dst.iter_mut().zip(&acc) {
-        *o = a.to_f32() * inv;
+    Partial { m, s: sum, acc }
+}
+
+/// llama.cpp's split-KV decode: thread `t` of `threads` takes cells
+/// `t * ceil(cells / threads)..`, masked cells (past the query) are skipped,
+/// and the partials merge in thread order, fused as GCC compiles
+/// `a * so + b * sn`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn split_kv(
+    sh: &Shape,
+    q16: &[f32],
+    k: &[f16],
+    v: &[f16],
+    h: usize,
+    n_vis: usize,
+    cells: usize,
+    dst: &mut [f32],
+) {
+    let nth = sh.threads.max(1);
+    let chunk = cells.div_ceil(nth);
+    let mut m = f32::NEG_INFINITY;
+    let mut s = 0f32;
+    dst.fill(0.0);
+    for t in 0..nth {
+        let start = t * chunk;
+        if start >= cells {
+            continue;
+        }
+        let end = (start + chunk).min(cells).min(n_vis);
+        if start >= end {
+            continue;
+        }
+        let part = chunk_f16(sh, q16, k, v, h, start..end);
+        if part.s == 0.0 {
+            continue;
+        }
+        let m_new = m.max(part.m);
+        let so = (m - m_new).exp();
+        let sn = (part.m - m_new).exp();
+        for (o, &a) in dst.iter_mut().zip(&part.acc) {
+            *o = o.mul_add(so, a * sn);
+        }
+        s = s.mul_add(so, part.s * sn);
+        m = m_new;
+    }
+    if s != 0.0 {
+        let inv = 1.0 / s;
+        dst.iter_mut().for_each(|a| *a *= inv);
     }
 }
 
@@ -121,18 +342,19 @@ impl DotLanes {
     }
 }
 
-/// `ggml_vec_dot_f16` over f16 values (given as f32; their products are
+/// `ggml_vec_dot_f16` over f16 values (widened to f32; their products are
 /// exact, so only the order of the sums matters): four vectors of lanes
 /// accumulate each step of `4 * lanes` elements, then fold pairwise, then
 /// the lanes reduce as GCC's `_mm512_reduce_add_ps` / ggml's AVX `hadd`
 /// sequence does; elements past the last whole step add in f64.
-pub fn dot_f16(lanes: DotLanes, q: &[f32], k: &[f16]) -> f32 {
+#[inline(always)]
+pub fn dot_f16(lanes: DotLanes, q: &[f32], k: &[f32]) -> f32 {
     let n = q.len();
     let epr = match lanes {
         DotLanes::X16 => 16,
         DotLanes::X8 => 8,
         DotLanes::Serial => {
-            let s: f64 = q.iter().zip(k).map(|(a, b)| (a * b.to_f32()) as f64).sum();
+            let s: f64 = q.iter().zip(k).map(|(a, b)| (a * b) as f64).sum();
             return s as f32;
         }
     };
@@ -143,7 +365,7 @@ pub fn dot_f16(lanes: DotLanes, q: &[f32], k: &[f16]) -> f32 {
         for (jj, lane_acc) in acc.iter_mut().enumerate() {
             let at = i + jj * epr;
             for (l, a) in lane_acc[..epr].iter_mut().enumerate() {
-                *a += q[at + l] * k[at + l].to_f32();
+                *a += q[at + l] * k[at + l];
             }
         }
     }
@@ -160,7 +382,168 @@ pub fn dot_f16(lanes: DotLanes, q: &[f32], k: &[f16]) -> f32 {
         ((t0[0] + t0[1]) + (t0[2] + t0[3])) as f64
     };
     for (a, b) in q[np..].iter().zip(&k[np..]) {
-        sumf += (a * b.to_f32()) as f64;
+        sumf += (a * b) as f64;
     }
     sumf as f32
+}
+
+/// Chunks of at least this many query rows go through llama.cpp's tiled
+/// kernel (`GGML_FA_TILE_Q`); keys are taken this many at a time too.
+pub const TILE: usize = 64;
+
+/// llama.cpp's tiled CPU flash attention (`flash_attn_ext_tiled`), which it
+/// runs for batches of 64+ query rows, for the query rows `rows` of head `h`.
+/// Its numerics differ from the one-row kernel: the query stays f32, scores
+/// are sequential fused chains over the head dimension, each 64-key tile
+/// takes its maximum, exponentials come from ggml's vector `exp` summed per
+/// vector into an f64, and the value accumulator is f32. `q` is the whole
+/// chunk `(l, nh, d)`; returns the rows' outputs, `rows.len() * d`.
+pub fn tile_f16(
+    sh: &Shape,
+    q: &[f32],
+    k: &[f16],
+    v: &[f16],
+    rows: std::ops::Range<usize>,
+    h: usize,
+) -> Vec<f32> {
+    #[cfg(target_arch = "x86_64")]
+    if fast() {
+        // SAFETY: the CPU has AVX2, FMA and F16C (checked once).
+        return unsafe { tile_f16_avx2(sh, q, k, v, rows, h) };
+    }
+    tile_f16_body(sh, q, k, v, rows, h)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn tile_f16_avx2(
+    sh: &Shape,
+    q: &[f32],
+    k: &[f16],
+    v: &[f16],
+    rows: std::ops::Range<usize>,
+    h: usize,
+) -> Vec<f32> {
+    tile_f16_body(sh, q, k, v, rows, h)
+}
+
+#[inline(always)]
+fn tile_f16_body(
+    sh: &Shape,
+    q: &[f32],
+    k: &[f16],
+    v: &[f16],
+    rows: std::ops::Range<usize>,
+    h: usize,
+) -> Vec<f32> {
+    use half::slice::HalfFloatSliceExt;
+    let (d, kvh) = (sh.d, h / (sh.nh / sh.nkv));
+    let stride = sh.nkv * d;
+    let flavor = crate::activation::ExpFlavor::detect();
+    let nq = rows.len();
+    let mut mx = vec![f32::NEG_INFINITY; nq];
+    let mut s = vec![0f32; nq];
+    let mut acc = vec![0f32; nq * d];
+    // Keys of the tile transposed (`kt[dk * TILE + tk]`), values row-major.
+    let mut kt = vec![0f32; d * TILE];
+    let mut vt = vec![0f32; TILE * d];
+    let mut row16 = vec![0f32; d];
+    let mut p = [0f32; TILE];
+    let n_keys = sh.offset + rows.end;
+    for ic in (0..n_keys).step_by(TILE) {
+        let kv_tile = TILE.min(n_keys - ic);
+        for tk in 0..kv_tile {
+            let base = (ic + tk) * stride + kvh * d;
+            k[base..base + d].convert_to_f32_slice(&mut row16);
+            for (dk, &x) in row16.iter().enumerate() {
+                kt[dk * TILE + tk] = x;
+            }
+            v[base..base + d].convert_to_f32_slice(&mut vt[tk * d..(tk + 1) * d]);
+        }
+        for (qi, i) in rows.clone().enumerate() {
+            // Keys this row may see: positions up to its own.
+            let visible = (sh.offset + i + 1).saturating_sub(ic).min(kv_tile);
+            if visible == 0 {
+                continue;
+            }
+            let qrow = &q[(i * sh.nh + h) * d..(i * sh.nh + h + 1) * d];
+            let mut sc = [0f32; TILE];
+            for (dk, &qv) in qrow.iter().enumerate() {
+                let kr = &kt[dk * TILE..dk * TILE + TILE];
+                for (a, &kv) in sc.iter_mut().zip(kr) {
+                    *a = qv.mul_add(kv, *a);
+                }
+            }
+            for (tk, a) in sc.iter_mut().enumerate() {
+                *a = if tk < visible {
+                    *a * sh.scale
+                } else {
+                    f32::NEG_INFINITY
+                };
+            }
+            let tile_max = sc.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let m_new = mx[qi].max(tile_max);
+            let a_row = &mut acc[qi * d..(qi + 1) * d];
+            if m_new > mx[qi] {
+                let ms = (mx[qi] - m_new).exp();
+                a_row.iter_mut().for_each(|a| *a *= ms);
+                s[qi] *= ms;
+            }
+            mx[qi] = m_new;
+            s[qi] = (s[qi] as f64 + softmax_tile(flavor, &sc, m_new, &mut p)) as f32;
+            for (tk, &pk) in p.iter().enumerate().take(kv_tile) {
+                let vr = &vt[tk * d..(tk + 1) * d];
+                for (a, &x) in a_row.iter_mut().zip(vr) {
+                    *a = pk.mul_add(x, *a);
+                }
+            }
+        }
+    }
+    for (qi, a_row) in acc.chunks_exact_mut(d).enumerate() {
+        let inv = if s[qi] == 0.0 { 0.0 } else { 1.0 / s[qi] };
+        a_row.iter_mut().for_each(|a| *a *= inv);
+    }
+    acc
+}
+
+/// `ggml_vec_soft_max_f32` over one tile: `p = exp(x - max)` with ggml's
+/// vector `exp`, each vector's sum reduced in its lane order and added to an
+/// f64. Returns the sum.
+#[inline(always)]
+fn softmax_tile(
+    flavor: crate::activation::ExpFlavor,
+    x: &[f32; TILE],
+    max: f32,
+    p: &mut [f32; TILE],
+) -> f64 {
+    use crate::activation::ExpFlavor;
+    let mut sum = 0f64;
+    match flavor {
+        ExpFlavor::Avx512 => {
+            for (xc, pc) in x.chunks_exact(16).zip(p.chunks_exact_mut(16)) {
+                for (o, &v) in pc.iter_mut().zip(xc) {
+                    *o = crate::activation::expf_avx512(v - max);
+                }
+                let t3: [f32; 8] = std::array::from_fn(|i| pc[8 + i] + pc[i]);
+                let t6: [f32; 4] = std::array::from_fn(|i| t3[4 + i] + t3[i]);
+                sum += ((t6[0] + t6[2]) + (t6[1] + t6[3])) as f64;
+            }
+        }
+        ExpFlavor::Avx2 => {
+            for (xc, pc) in x.chunks_exact(8).zip(p.chunks_exact_mut(8)) {
+                for (o, &v) in pc.iter_mut().zip(xc) {
+                    *o = crate::activation::expf_avx2(v - max);
+                }
+                sum += (((pc[0] + pc[4]) + (pc[2] + pc[6])) + ((pc[1] + pc[5]) + (pc[3] + pc[7])))
+                    as f64;
+            }
+        }
+        ExpFlavor::Libm => {
+            for (o, &v) in p.iter_mut().zip(x) {
+                *o = (v - max).exp();
+                sum += *o as f64;
+            }
+        }
+    }
+    sum
 }
