@@ -308,3 +308,66 @@ fn the_f32_cache_stays_close_to_llamacpp() {
         );
     }
 }
+
+/// Long prompts cut from corpus PDFs, against llama.cpp's greedy output
+/// (`tests/fixtures/llamacpp-long/`, made by `make.py` there): 586 to 2624
+/// tokens, so prefill runs llama.cpp's tiled attention in 512-token chunks
+/// and decoding its split-KV kernel. Identical text, token for token.
+#[test]
+fn long_prompts_match_llamacpp() {
+    use sha2::{Digest, Sha256};
+    let Some(mut engine) = engine_with(true) else {
+        return;
+    };
+    let fx_path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/llamacpp-long/llamacpp-long.json");
+    let fx: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fx_path).unwrap()).unwrap();
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/pdf");
+    if !corpus.is_dir() {
+        eprintln!("skipping: corpus not found at {}", corpus.display());
+        return;
+    }
+    // llama.cpp split decode steps between this many threads.
+    reportlens_kernels::attention::set_split_threads(fx["threads"].as_u64().unwrap() as usize);
+    for case in fx["cases"].as_array().unwrap() {
+        let name = case["pdf"].as_str().unwrap();
+        let out = std::process::Command::new("pdftotext")
+            .arg(corpus.join(name))
+            .arg("-")
+            .output()
+            .expect("pdftotext (poppler-utils) runs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let prompt: String = text
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .chars()
+            .take(case["chars"].as_u64().unwrap() as usize)
+            .collect();
+        let digest = format!("{:x}", Sha256::digest(prompt.as_bytes()));
+        assert_eq!(
+            digest,
+            case["sha256"].as_str().unwrap(),
+            "{name}: the prompt text differs from the fixture's (another pdftotext?)"
+        );
+        let ids = raw_prompt(&engine.tokenizer, &prompt).unwrap();
+        let n = case["n"].as_u64().unwrap() as usize;
+        let (want, _) = llamacpp_text(case["completion"].as_str().unwrap());
+        let opts = GenerateOptions {
+            max_new_tokens: n,
+            sampling: Sampling::Greedy,
+            ..Default::default()
+        };
+        let gen = engine.generate(&ids, &opts, |_| {}, |_| {}).unwrap();
+        // llama.cpp's last token may have ended inside a character it
+        // could not print; compare what both printed.
+        assert!(
+            gen.text.starts_with(&want) && gen.text.len() - want.len() < 4,
+            "{name} ({} prompt tokens): ours {:?}, llama.cpp {want:?}",
+            ids.len(),
+            gen.text
+        );
+    }
+    reportlens_kernels::attention::set_split_threads(0);
+}

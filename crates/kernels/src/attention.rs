@@ -90,7 +90,12 @@ thread_local! {
 fn dot8(a: &[f32], b: &[f32]) -> f32 {
     let mut s = [0f32; 8];
     let (ac, bc) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ac.remainder().iter().zip(bc.remainder()).map(|(x, y)| x * y).sum();
+    let tail: f32 = ac
+        .remainder()
+        .iter()
+        .zip(bc.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
     for (x, y) in ac.zip(bc) {
         for l in 0..8 {
             s[l] = x[l].mul_add(y[l], s[l]);
@@ -208,6 +213,15 @@ fn padded_cells(n: usize) -> usize {
     n.div_ceil(256).max(1) * 256
 }
 
+static SPLIT_THREADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Splits long decode steps as llama.cpp run with `n` threads would
+/// (`0`: as many as this process computes with). Reference outputs made
+/// with `-t n` replay exactly with it on a machine of any size.
+pub fn set_split_threads(n: usize) {
+    SPLIT_THREADS.store(n, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// One query over at least this many cells: llama.cpp splits the keys
 /// between threads and merges the partial softmaxes.
 const SPLIT_KV_MIN: usize = 512;
@@ -275,7 +289,10 @@ fn split_kv(
     cells: usize,
     dst: &mut [f32],
 ) {
-    let nth = sh.threads.max(1);
+    let nth = match SPLIT_THREADS.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => sh.threads.max(1),
+        n => n,
+    };
     let chunk = cells.div_ceil(nth);
     let mut m = f32::NEG_INFINITY;
     let mut s = 0f32;

@@ -159,6 +159,7 @@ unsafe fn tiles_avx2(
 /// its own loop).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
+#[allow(clippy::needless_range_loop)] // block b of every row: indices read clearer
 unsafe fn micro<const K: u8, const R: usize>(
     w: [&[u8]; 2],
     a: [&[Q8]; R],
@@ -191,7 +192,11 @@ unsafe fn micro<const K: u8, const R: usize>(
             // already unsigned; signed kinds move the sign onto the other side.
             let ux = if K == 1 { qx } else { _mm256_sign_epi8(qx, qx) };
             for r in 0..R {
-                let sy = if K == 1 { qy[r] } else { _mm256_sign_epi8(qy[r], qx) };
+                let sy = if K == 1 {
+                    qy[r]
+                } else {
+                    _mm256_sign_epi8(qy[r], qx)
+                };
                 let lanes = _mm256_madd_epi16(_mm256_maddubs_epi16(ux, sy), ones);
                 let dd = _mm256_set1_ps(d * ys[r].d);
                 acc[c][r] = _mm256_fmadd_ps(dd, _mm256_cvtepi32_ps(lanes), acc[c][r]);
