@@ -320,11 +320,11 @@ fn memory_estimate_counts_directory_weights_and_refuses_with_numbers() {
         &fixture_dir(),
         LoadOptions {
             weight_dtype: Some(DType::F16),
-            kv_dtype: DType::F16,
             max_tokens: Some(512),
             ..Default::default()
         },
     );
+    // The default cache is f16.
     assert_eq!(half.memory.weights, f32_only + matrices * 2);
     assert_eq!(
         half.memory.kv_cache,

@@ -37,7 +37,7 @@ pub fn causal_attention_cpu(q: &Tensor, k: &Tensor, v: &Tensor, offset: usize) -
         d,
         offset,
         scale: 1.0 / (d as f32).sqrt(),
-        threads: crate::model::device::cpu_threads(),
+        threads: pool_threads(),
     };
     let (qg, ql) = q.storage_and_layout();
     let q_data = cpu_slice::<f32>(&qg, ql.start_offset())?;
@@ -63,6 +63,13 @@ pub fn causal_attention_cpu(q: &Tensor, k: &Tensor, v: &Tensor, offset: usize) -
         dt => candle_core::bail!("KV cache type {dt:?} is not supported on the CPU"),
     }
     Tensor::from_vec(out, (l, nh * d), &Device::Cpu)
+}
+
+/// The compute pool's size, read once: asking candle reads /proc/cpuinfo,
+/// which cost a tenth of every decode step.
+fn pool_threads() -> usize {
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *THREADS.get_or_init(crate::model::device::cpu_threads)
 }
 
 /// Splits the (row, head) pairs over candle's CPU thread pool.

@@ -21,7 +21,8 @@ use super::{load_tokenizer, read_gguf, ModelError, TextTokenizer};
 pub struct LoadOptions {
     /// Stay on the CPU even when a GPU is available.
     pub force_cpu: bool,
-    /// KV cache type: F32 (exact) or F16 (half the memory).
+    /// KV cache type: F16 (the default: llama.cpp's default and, on the CPU,
+    /// its numerics bit for bit; half the memory) or F32 (exact attention).
     pub kv_dtype: DType,
     pub rope_scaling: RopeScaling,
     /// The most tokens one run will hold (prompt + answer), for the memory
@@ -41,7 +42,7 @@ impl Default for LoadOptions {
     fn default() -> Self {
         Self {
             force_cpu: false,
-            kv_dtype: DType::F32,
+            kv_dtype: DType::F16,
             rope_scaling: RopeScaling::None,
             max_tokens: None,
             chunk_size: 512,
@@ -271,24 +272,16 @@ fn load_gguf_weights(
     })
 }
 
-/// The desktop app's rule: the exact f32 KV cache when everything fits in
-/// memory, else the f16 one (half the cache memory, slower on the CPU),
-/// else the memory check's refusal with its numbers.
+/// The desktop app's rule: the default f16 KV cache (llama.cpp's, half the
+/// memory of f32, as fast), or the memory check's refusal with its numbers.
 pub fn load_engine_fitting(path: &Path, force_cpu: bool) -> Result<Engine, ModelError> {
-    let exact = LoadOptions {
-        force_cpu,
-        ..Default::default()
-    };
-    match load_engine(path, &exact) {
-        Err(ModelError::OutOfMemory { .. }) => load_engine(
-            path,
-            &LoadOptions {
-                kv_dtype: DType::F16,
-                ..exact
-            },
-        ),
-        other => other,
-    }
+    load_engine(
+        path,
+        &LoadOptions {
+            force_cpu,
+            ..Default::default()
+        },
+    )
 }
 
 /// Weights + KV cache + working memory for a run of `opts.max_tokens`.
@@ -358,7 +351,7 @@ pub fn check_memory(path: &Path, m: &MemoryEstimate) -> Result<(), ModelError> {
         path: path.to_path_buf(),
         detail: format!(
             "needs {} (weights {} + KV cache {} for {} tokens + working {}) but only {} is available; \
-             use a shorter context, an f16 KV cache, or a smaller quantized model \
+             use a shorter context or a smaller quantized model \
              (`reportlens convert --quant q8_0|q4k` makes one from a model directory)",
             human_bytes(m.total),
             human_bytes(m.weights),

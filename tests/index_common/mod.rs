@@ -323,8 +323,16 @@ pub fn proper(s: &Shape) -> RefRules {
     }
 }
 
+/// Loads with the exact f32 KV cache: these tests compare against plain f32
+/// reference computations.
 pub fn load(path: &Path) -> Engine {
-    load_with(path, LoadOptions::default())
+    load_with(
+        path,
+        LoadOptions {
+            kv_dtype: candle_core::DType::F32,
+            ..Default::default()
+        },
+    )
 }
 
 pub fn load_with(path: &Path, opts: LoadOptions) -> Engine {

@@ -110,71 +110,96 @@ unsafe fn tiles_avx2(
     out: *mut f32,
 ) {
     let row_bytes = nb * kind.block_bytes();
+    let col_of = |c: usize| &data[c * row_bytes..(c + 1) * row_bytes];
+    let row_of = |r: usize| &acts[r * nb..(r + 1) * nb];
+    let put = |r: usize, c: usize, v: f32| {
+        // SAFETY: r < m and c < n, a column of ours (the contract).
+        unsafe { *out.add(r * n + c) = v };
+    };
     for r0 in (0..m).step_by(ROW_TILE) {
         let r1 = (r0 + ROW_TILE).min(m);
         let mut col = cols.start;
+        // Batches: 2 weight columns x 4 activation rows; decode (one row)
+        // takes 4 columns at a time instead.
         while col < cols.end {
-            let nc = (cols.end - col).min(2);
-            let w: [&[u8]; 2] = std::array::from_fn(|c| {
-                let cc = col + c.min(nc - 1);
-                &data[cc * row_bytes..(cc + 1) * row_bytes]
-            });
+            let nc = (cols.end - col).min(if r1 - r0 >= 4 { 2 } else { 4 });
             let mut row = r0;
             while row < r1 {
-                // Four rows at a time, then one by one (decode has one row).
-                let nr = if r1 - row >= 4 { 4 } else { 1 };
-                let a = |r: usize| &acts[(row + r) * nb..(row + r + 1) * nb];
-                let put = |r: usize, sums: [f32; 2]| {
-                    for (c, &v) in sums.iter().enumerate().take(nc) {
-                        // SAFETY: row + r < m and col + c < n, a column of ours.
-                        unsafe { *out.add((row + r) * n + col + c) = v };
-                    }
-                };
-                if nr == 4 {
+                if r1 - row >= 4 {
+                    let w = [col_of(col), col_of(col + (nc - 1).min(1))];
+                    let a = [
+                        row_of(row),
+                        row_of(row + 1),
+                        row_of(row + 2),
+                        row_of(row + 3),
+                    ];
                     let sums = match kind {
-                        Kind::Q4_0 => micro::<0, 4>(w, [a(0), a(1), a(2), a(3)], nb),
-                        Kind::Q4_1 => micro::<1, 4>(w, [a(0), a(1), a(2), a(3)], nb),
-                        Kind::Q8_0 => micro::<2, 4>(w, [a(0), a(1), a(2), a(3)], nb),
+                        Kind::Q4_0 => micro::<0, 4, 2>(w, a, nb),
+                        Kind::Q4_1 => micro::<1, 4, 2>(w, a, nb),
+                        Kind::Q8_0 => micro::<2, 4, 2>(w, a, nb),
                     };
-                    for (r, s) in sums.into_iter().enumerate() {
-                        put(r, s);
+                    for (r, rs) in sums.iter().enumerate() {
+                        for (c, &v) in rs.iter().enumerate().take(nc.min(2)) {
+                            put(row + r, col + c, v);
+                        }
                     }
+                    row += 4;
                 } else {
-                    let [s] = match kind {
-                        Kind::Q4_0 => micro::<0, 1>(w, [a(0)], nb),
-                        Kind::Q4_1 => micro::<1, 1>(w, [a(0)], nb),
-                        Kind::Q8_0 => micro::<2, 1>(w, [a(0)], nb),
-                    };
-                    put(0, s);
+                    let a = [row_of(row)];
+                    let mut c = 0;
+                    while c < nc {
+                        let take = (nc - c).min(4);
+                        let w = [
+                            col_of(col + c),
+                            col_of(col + c + 1.min(take - 1)),
+                            col_of(col + c + 2.min(take - 1)),
+                            col_of(col + c + 3.min(take - 1)),
+                        ];
+                        let [sums] = match kind {
+                            Kind::Q4_0 => micro::<0, 1, 4>(w, a, nb),
+                            Kind::Q4_1 => micro::<1, 1, 4>(w, a, nb),
+                            Kind::Q8_0 => micro::<2, 1, 4>(w, a, nb),
+                        };
+                        for (cc, &v) in sums.iter().enumerate().take(take) {
+                            put(row, col + c + cc, v);
+                        }
+                        c += take;
+                    }
+                    row += 1;
                 }
-                row += nr;
             }
-            col += nc;
+            col += if r1 - r0 >= 4 { nc.min(2) } else { nc };
         }
     }
 }
 
-/// Two weight rows `w` against `R` activation rows `a`: `[row][col]` dots.
+/// `C` weight rows `w` against `R` activation rows `a`: `[row][col]` dots.
 /// `K`: 0 = Q4_0, 1 = Q4_1, 2 = Q8_0 (a constant so each kind compiles to
-/// its own loop).
+/// its own loop). No closures inside: they would lose the target features.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
 #[allow(clippy::needless_range_loop)] // block b of every row: indices read clearer
-unsafe fn micro<const K: u8, const R: usize>(
-    w: [&[u8]; 2],
+unsafe fn micro<const K: u8, const R: usize, const C: usize>(
+    w: [&[u8]; C],
     a: [&[Q8]; R],
     nb: usize,
-) -> [[f32; 2]; R] {
+) -> [[f32; C]; R] {
     use std::arch::x86_64::*;
     let bb = [18, 20, 34][K as usize];
     let ones = _mm256_set1_epi16(1);
-    let mut acc = [[_mm256_setzero_ps(); R]; 2];
-    let mut summs = [[0f32; R]; 2];
+    let mut acc = [[_mm256_setzero_ps(); R]; C];
+    let mut summs = [[0f32; R]; C];
+    let mut qy = [_mm256_setzero_si256(); R];
+    let mut yd = [0f32; R];
+    let mut ys = [0f32; R];
     for b in 0..nb {
-        let ys: [&Q8; R] = std::array::from_fn(|r| &a[r][b]);
-        let qy: [__m256i; R] =
-            std::array::from_fn(|r| _mm256_loadu_si256(ys[r].qs.as_ptr() as *const __m256i));
-        for c in 0..2 {
+        for r in 0..R {
+            let y = a[r].get_unchecked(b);
+            qy[r] = _mm256_loadu_si256(y.qs.as_ptr() as *const __m256i);
+            yd[r] = y.d;
+            ys[r] = y.s;
+        }
+        for c in 0..C {
             let blk = w[c].as_ptr().add(b * bb);
             let d = half_to_f32(blk);
             let qx = match K {
@@ -185,7 +210,7 @@ unsafe fn micro<const K: u8, const R: usize>(
             if K == 1 {
                 let mw = half_to_f32(blk.add(2));
                 for r in 0..R {
-                    summs[c][r] = mw.mul_add(ys[r].s, summs[c][r]);
+                    summs[c][r] = mw.mul_add(ys[r], summs[c][r]);
                 }
             }
             // Unsigned x signed bytes for `maddubs`: Q4_1's nibbles are
@@ -198,17 +223,17 @@ unsafe fn micro<const K: u8, const R: usize>(
                     _mm256_sign_epi8(qy[r], qx)
                 };
                 let lanes = _mm256_madd_epi16(_mm256_maddubs_epi16(ux, sy), ones);
-                let dd = _mm256_set1_ps(d * ys[r].d);
+                let dd = _mm256_set1_ps(d * yd[r]);
                 acc[c][r] = _mm256_fmadd_ps(dd, _mm256_cvtepi32_ps(lanes), acc[c][r]);
             }
         }
     }
-    let mut res = [[0f32; 2]; R];
-    for (r, row) in res.iter_mut().enumerate() {
-        for (c, v) in row.iter_mut().enumerate() {
+    let mut res = [[0f32; C]; R];
+    for r in 0..R {
+        for c in 0..C {
             let mut l = [0f32; 8];
             _mm256_storeu_ps(l.as_mut_ptr(), acc[c][r]);
-            *v = hsum8(&l) + summs[c][r];
+            res[r][c] = hsum8(&l) + summs[c][r];
         }
     }
     res
@@ -429,27 +454,42 @@ mod tests {
 
     #[test]
     fn tiled_matmul_gives_every_dot_bit_for_bit() {
-        // Sizes that leave partial tiles in both directions.
-        let (n, m, k) = (5, 7, 96);
-        let x: Vec<f32> = (0..m * k)
-            .map(|i| ((i * 29 % 89) as f32 / 44.0 - 1.0) * (1.0 + (i % 7) as f32))
-            .collect();
-        for kind in [Kind::Q4_0, Kind::Q4_1, Kind::Q8_0] {
-            let w = weights(kind, n * k / 32, 11);
-            let a = quantize_activations(&x, kind);
-            let mut out = vec![f32::NAN; m * n];
-            // SAFETY: m * n outputs, all columns ours.
-            unsafe { matmul_columns(kind, &w, n, k, &a, m, 0..n, out.as_mut_ptr()) };
-            let rb = k / 32 * kind.block_bytes();
-            for col in 0..n {
-                for row in 0..m {
-                    let want = dot_generic(
-                        kind,
-                        &w[col * rb..(col + 1) * rb],
-                        &a[row * k / 32..(row + 1) * k / 32],
-                    );
-                    let got = out[row * n + col];
-                    assert_eq!(got.to_bits(), want.to_bits(), "{kind:?} ({row}, {col})");
+        // Sizes that leave partial tiles in both directions; one row is the
+        // decode shape (four columns at a time).
+        let (n, k) = (7, 96);
+        for m in [1, 3, 7, 70] {
+            let x: Vec<f32> = (0..m * k)
+                .map(|i| ((i * 29 % 89) as f32 / 44.0 - 1.0) * (1.0 + (i % 7) as f32))
+                .collect();
+            for kind in [Kind::Q4_0, Kind::Q4_1, Kind::Q8_0] {
+                let w = weights(kind, n * k / 32, 11);
+                let a = quantize_activations(&x, kind);
+                for cols in [0..n, 1..6, 3..4] {
+                    let mut out = vec![f32::NAN; m * n];
+                    // SAFETY: m * n outputs; the columns are ours.
+                    unsafe {
+                        matmul_columns(kind, &w, n, k, &a, m, cols.clone(), out.as_mut_ptr())
+                    };
+                    let rb = k / 32 * kind.block_bytes();
+                    for col in 0..n {
+                        for row in 0..m {
+                            let got = out[row * n + col];
+                            if !cols.contains(&col) {
+                                assert!(got.is_nan(), "{kind:?} wrote column {col}");
+                                continue;
+                            }
+                            let want = dot_generic(
+                                kind,
+                                &w[col * rb..(col + 1) * rb],
+                                &a[row * k / 32..(row + 1) * k / 32],
+                            );
+                            assert_eq!(
+                                got.to_bits(),
+                                want.to_bits(),
+                                "{kind:?} m {m} ({row}, {col})"
+                            );
+                        }
+                    }
                 }
             }
         }

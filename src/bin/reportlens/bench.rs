@@ -3,6 +3,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use candle_core::DType;
+use reportlens::model::llama::RopeScaling;
 use reportlens::model::{device, load_engine, LoadOptions};
 use serde::Serialize;
 
@@ -25,9 +26,15 @@ pub struct Args {
     threads: Option<usize>,
     #[arg(long)]
     cpu: bool,
-    /// f16 KV cache.
+    /// Keep the KV cache in f32 (exact attention; twice the memory of the
+    /// default f16, which computes as llama.cpp does).
     #[arg(long)]
-    kv_f16: bool,
+    kv_f32: bool,
+    /// Dynamic NTK RoPE scaling by this factor: prompts up to context x
+    /// factor (e.g. 16K tokens on an 8K model with 2, for the long-context
+    /// memory figures).
+    #[arg(long)]
+    rope_ntk: Option<f64>,
     /// Print the figures as JSON.
     #[arg(long)]
     json: bool,
@@ -45,6 +52,8 @@ struct Report {
     prefill_tokens_per_second: f64,
     decode_tokens_per_second: f64,
     peak_rss_bytes: Option<u64>,
+    /// What the memory check expected: weights, KV cache, working memory.
+    estimate: reportlens::model::MemoryEstimate,
 }
 
 /// Real text, repeated to length, so the prompt looks like what users feed.
@@ -61,9 +70,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let total = args.prompt_tokens + args.gen_tokens;
     let load = LoadOptions {
         force_cpu: args.cpu,
-        kv_dtype: if args.kv_f16 { DType::F16 } else { DType::F32 },
+        kv_dtype: if args.kv_f32 { DType::F32 } else { DType::F16 },
         max_tokens: Some(total),
         chunk_size: args.chunk,
+        rope_scaling: match args.rope_ntk {
+            Some(factor) if factor > 1.0 => RopeScaling::DynamicNtk { factor },
+            Some(factor) => {
+                return Err(crate::user(format!(
+                    "--rope-ntk {factor}: the factor must be above 1"
+                )))
+            }
+            None => RopeScaling::None,
+        },
         ..Default::default()
     };
     let mut engine = load_engine(&model, &load).map_err(crate::user)?;
@@ -113,6 +131,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             0.0
         },
         peak_rss_bytes: device::peak_rss(),
+        estimate: engine.memory,
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -127,6 +146,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         println!(
             "decode:   {} tokens, {:.1} tok/s",
             report.gen_tokens, report.decode_tokens_per_second
+        );
+        let e = &report.estimate;
+        println!(
+            "memory:   estimate {} (weights {} + KV cache {} + working {})",
+            device::human_bytes(e.total),
+            device::human_bytes(e.weights),
+            device::human_bytes(e.kv_cache),
+            device::human_bytes(e.working)
         );
         if let Some(b) = report.peak_rss_bytes {
             println!("peak RSS: {}", device::human_bytes(b));

@@ -48,9 +48,10 @@ pub struct Args {
     /// Run on the CPU even when a GPU is available.
     #[arg(long)]
     cpu: bool,
-    /// Keep the KV cache in f16 (half the memory; llama.cpp's numerics).
+    /// Keep the KV cache in f32 (exact attention; twice the memory of the
+    /// default f16, which computes as llama.cpp does).
     #[arg(long)]
-    kv_f16: bool,
+    kv_f32: bool,
     /// Hold a model directory's dense weights in f16 (half the memory of f32).
     #[arg(long)]
     weights_f16: bool,
@@ -66,7 +67,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let model = crate::resolve_model(args.model)?;
     let load = LoadOptions {
         force_cpu: args.cpu,
-        kv_dtype: if args.kv_f16 { DType::F16 } else { DType::F32 },
+        kv_dtype: if args.kv_f32 { DType::F32 } else { DType::F16 },
         weight_dtype: args.weights_f16.then_some(DType::F16),
         ..Default::default()
     };

@@ -24,9 +24,10 @@ pub struct RunArgs {
     /// Run on the CPU even when a GPU is available.
     #[arg(long)]
     cpu: bool,
-    /// Keep the KV cache in f16 (half the memory).
+    /// Keep the KV cache in f32 (exact attention; twice the memory of the
+    /// default f16, which computes as llama.cpp does).
     #[arg(long)]
-    kv_f16: bool,
+    kv_f32: bool,
     /// Print the result (and its figure findings) as JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -171,7 +172,7 @@ fn execute(
     let settings = tasks::job_settings(&job).map_err(task_err)?;
     let load = LoadOptions {
         force_cpu: run.cpu,
-        kv_dtype: if run.kv_f16 { DType::F16 } else { DType::F32 },
+        kv_dtype: if run.kv_f32 { DType::F32 } else { DType::F16 },
         max_tokens: settings.context.or(run.context),
         ..Default::default()
     };
