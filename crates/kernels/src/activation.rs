@@ -127,6 +127,78 @@ pub fn expf_avx2(x: f32) -> f32 {
     s2.mul_add(j, s2) * s1
 }
 
+/// `xs[i] = exp(xs[i])` with `flavor`'s vector `exp`, for a slice whose
+/// length is a whole number of that flavor's vectors (8 lanes at a time
+/// with AVX2; lanes needing the rare wide-exponent branches go one by one).
+pub fn exp_in_place(flavor: ExpFlavor, xs: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if flavor != ExpFlavor::Libm && crate::quant::has_avx2() {
+        // SAFETY: AVX2/FMA/F16C present (checked).
+        return unsafe { exp_avx2(flavor, xs) };
+    }
+    for x in xs.iter_mut() {
+        *x = flavor.exp(*x);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn exp_avx2(flavor: ExpFlavor, xs: &mut [f32]) {
+    use std::arch::x86_64::*;
+    let n8 = xs.len() / 8 * 8;
+    let set = _mm256_set1_ps;
+    for i in (0..n8).step_by(8) {
+        let p = xs.as_mut_ptr().add(i);
+        let x = _mm256_loadu_ps(p);
+        let z = _mm256_fmadd_ps(x, set(LOG2E), set(R));
+        let n = _mm256_sub_ps(z, set(R));
+        let b = _mm256_fnmadd_ps(n, set(LN2_LO), _mm256_fnmadd_ps(n, set(LN2_HI), x));
+        let u = _mm256_mul_ps(b, b);
+        let inner = _mm256_fmadd_ps(
+            _mm256_fmadd_ps(set(P0), b, set(P1)),
+            u,
+            _mm256_fmadd_ps(set(P2), b, set(P3)),
+        );
+        let abs_n = _mm256_andnot_ps(set(-0.0), n);
+        let (res, limit) = if flavor == ExpFlavor::Avx512 {
+            let j = _mm256_fmadd_ps(inner, u, _mm256_fmadd_ps(set(P4), b, set(1.0)));
+            // 2^n from its bits; exact for n in -126..=127 (|n| <= 126 here).
+            let e = _mm256_slli_epi32::<23>(_mm256_add_epi32(
+                _mm256_cvtps_epi32(n),
+                _mm256_set1_epi32(127),
+            ));
+            (_mm256_mul_ps(j, _mm256_castsi256_ps(e)), 126.0)
+        } else {
+            let j = _mm256_fmadd_ps(inner, u, _mm256_mul_ps(set(P4), b));
+            let e = _mm256_slli_epi32::<23>(_mm256_castps_si256(z));
+            let k = _mm256_castsi256_ps(_mm256_add_epi32(e, _mm256_castps_si256(set(1.0))));
+            (_mm256_fmadd_ps(j, k, k), 126.0)
+        };
+        _mm256_storeu_ps(p, res);
+        let wide = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GT_OQ>(abs_n, set(limit)));
+        if wide != 0 {
+            // Exponents past the fast path (tiny or huge results, -inf):
+            // redo those lanes with the scalar mirror of ggml's branches.
+            for l in 0..8 {
+                if wide & (1 << l) != 0 {
+                    *p.add(l) = flavor.exp(x_lane(x, l));
+                }
+            }
+        }
+    }
+    for x in xs[n8..].iter_mut() {
+        *x = flavor.exp(*x);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn x_lane(x: std::arch::x86_64::__m256, l: usize) -> f32 {
+    let mut a = [0f32; 8];
+    std::arch::x86_64::_mm256_storeu_ps(a.as_mut_ptr(), x);
+    a[l]
+}
+
 /// `out[i] = silu(gate[i]) * up[i]`, lane for lane as `ggml_vec_swiglu_f32`:
 /// whole vectors use the vector `exp`, the tail libm's.
 pub fn swiglu(flavor: ExpFlavor, gate: &[f32], up: &[f32], out: &mut [f32]) {
@@ -148,12 +220,13 @@ unsafe fn swiglu_avx2(flavor: ExpFlavor, gate: &[f32], up: &[f32], out: &mut [f3
 #[inline(always)]
 fn swiglu_body(flavor: ExpFlavor, gate: &[f32], up: &[f32], out: &mut [f32]) {
     let whole = gate.len() / flavor.lanes() * flavor.lanes();
+    // exp(-x) first (vectorised), then the division and product.
+    for (o, &x) in out[..whole].iter_mut().zip(gate) {
+        *o = 0.0 - x;
+    }
+    exp_in_place(flavor, &mut out[..whole]);
     for (i, ((o, &x), &g)) in out.iter_mut().zip(gate).zip(up).enumerate() {
-        let e = if i < whole {
-            flavor.exp(0.0 - x)
-        } else {
-            (-x).exp()
-        };
+        let e = if i < whole { *o } else { (-x).exp() };
         *o = x / (1.0 + e) * g;
     }
 }
@@ -215,6 +288,31 @@ mod tests {
                 (j as f64 * 2f64.powi(n as i32)) as f32
             };
             assert_eq!(expf_avx512(x).to_bits(), want.to_bits(), "x = {x}");
+        }
+    }
+
+    #[test]
+    fn the_vector_exp_gives_the_scalar_mirrors_bits() {
+        let xs: Vec<f32> = (0..4096)
+            .map(|i| -110.0 + i as f32 * 0.0493)
+            .chain([
+                f32::NEG_INFINITY,
+                0.0,
+                -0.0,
+                88.0,
+                89.0,
+                -87.5,
+                -103.0,
+                -150.0,
+            ])
+            .collect();
+        for f in [ExpFlavor::Avx512, ExpFlavor::Avx2] {
+            let mut v = xs.clone();
+            v.truncate(v.len() / 8 * 8);
+            exp_in_place(f, &mut v);
+            for (&x, &got) in xs.iter().zip(&v) {
+                assert_eq!(got.to_bits(), f.exp(x).to_bits(), "{f:?} exp({x})");
+            }
         }
     }
 

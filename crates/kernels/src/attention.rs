@@ -167,6 +167,35 @@ fn mad_f16(acc: &mut [f32], x: &[f32], s: f32) {
     }
 }
 
+/// `mad_f16` reading the values as f16 directly (AVX2/F16C); false where
+/// that path is not available.
+#[inline(always)]
+fn mad_f16_from_f16(acc: &mut [f32], x: &[f16], s: f32) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if fast() && acc.len().is_multiple_of(8) && x.len() == acc.len() {
+        // SAFETY: F16C/AVX2/FMA present (checked once); lengths checked.
+        unsafe { mad_f16_avx2(acc, x, s) };
+        return true;
+    }
+    let _ = (acc, x, s);
+    false
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn mad_f16_avx2(acc: &mut [f32], x: &[f16], s: f32) {
+    use std::arch::x86_64::*;
+    let sv = _mm256_set1_ps(s);
+    let xp = x.as_ptr() as *const u16;
+    for i in (0..acc.len()).step_by(8) {
+        let a = _mm256_loadu_ps(acc.as_ptr().add(i));
+        let v = _mm256_cvtph_ps(_mm_loadu_si128(xp.add(i) as *const __m128i));
+        let r = _mm256_fmadd_ps(v, sv, a);
+        let r = _mm256_cvtph_ps(_mm256_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(r));
+        _mm256_storeu_ps(acc.as_mut_ptr().add(i), r);
+    }
+}
+
 /// Eight values at a time: `fma(x, s, acc)` or `acc * s`, rounded to f16
 /// (round to nearest even, as ggml's `_mm256_cvtps_ph(.., 0)`) and back.
 #[cfg(target_arch = "x86_64")]
@@ -255,8 +284,10 @@ fn chunk_f16(
     let mut sum = 0f32;
     for j in keys {
         let base = j * stride + kvh * d;
-        k[base..base + d].convert_to_f32_slice(&mut krow);
-        let score = dot_f16(lanes, q16, &krow) * sh.scale;
+        let score = fast_dot_f16(lanes, q16, &k[base..base + d]).unwrap_or_else(|| {
+            k[base..base + d].convert_to_f32_slice(&mut krow);
+            dot_f16(lanes, q16, &krow)
+        }) * sh.scale;
         let mut ms = 1.0f32;
         let mut vs = 1.0f32;
         if score > m {
@@ -266,8 +297,10 @@ fn chunk_f16(
         } else {
             vs = (score - m).exp();
         }
-        v[base..base + d].convert_to_f32_slice(&mut vrow);
-        mad_f16(&mut acc, &vrow, vs);
+        if !mad_f16_from_f16(&mut acc, &v[base..base + d], vs) {
+            v[base..base + d].convert_to_f32_slice(&mut vrow);
+            mad_f16(&mut acc, &vrow, vs);
+        }
         sum = sum.mul_add(ms, vs);
     }
     Partial { m, s: sum, acc }
@@ -357,6 +390,63 @@ impl DotLanes {
             DotLanes::Serial
         })
     }
+}
+
+/// `dot_f16` straight from the f16 keys with AVX2/F16C, where the CPU has
+/// them and the layout is a SIMD one (`None` otherwise).
+#[inline(always)]
+fn fast_dot_f16(lanes: DotLanes, q: &[f32], k: &[f16]) -> Option<f32> {
+    #[cfg(target_arch = "x86_64")]
+    if fast() && lanes != DotLanes::Serial {
+        // SAFETY: AVX2/FMA/F16C present (checked once); q and k are d long.
+        return Some(unsafe { dot_f16_avx2(lanes == DotLanes::X16, q, k) });
+    }
+    let _ = (lanes, q, k);
+    None
+}
+
+/// `dot_f16`'s sums, eight lanes per register: the 16-lane layout keeps
+/// each accumulator in two registers (lanes 0-7, 8-15).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+#[allow(clippy::needless_range_loop)] // r indexes registers and offsets alike
+unsafe fn dot_f16_avx2(x16: bool, q: &[f32], k: &[f16]) -> f32 {
+    use std::arch::x86_64::*;
+    let n = q.len().min(k.len());
+    let (qp, kp) = (q.as_ptr(), k.as_ptr() as *const u16);
+    let mut acc = [_mm256_setzero_ps(); 8];
+    let (step, regs) = if x16 { (64, 8) } else { (32, 4) };
+    let np = n / step * step;
+    let mut i = 0;
+    while i < np {
+        for r in 0..regs {
+            // Products of f16 values are exact in f32: fused or not, the same.
+            let x = _mm256_loadu_ps(qp.add(i + 8 * r));
+            let y = _mm256_cvtph_ps(_mm_loadu_si128(kp.add(i + 8 * r) as *const __m128i));
+            acc[r] = _mm256_fmadd_ps(x, y, acc[r]);
+        }
+        i += step;
+    }
+    let mut l = [0f32; 8];
+    let total = if x16 {
+        // Accumulator j is registers (2j, 2j+1): fold (0+2)+(1+3) per half,
+        // then GCC's _mm512_reduce_add_ps: high half + low half, then
+        // hsum_float_8's order.
+        let lo = _mm256_add_ps(_mm256_add_ps(acc[0], acc[4]), _mm256_add_ps(acc[2], acc[6]));
+        let hi = _mm256_add_ps(_mm256_add_ps(acc[1], acc[5]), _mm256_add_ps(acc[3], acc[7]));
+        _mm256_storeu_ps(l.as_mut_ptr(), _mm256_add_ps(hi, lo));
+        (((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]))) as f64
+    } else {
+        let s = _mm256_add_ps(_mm256_add_ps(acc[0], acc[2]), _mm256_add_ps(acc[1], acc[3]));
+        _mm256_storeu_ps(l.as_mut_ptr(), s);
+        let t: [f32; 4] = [l[0] + l[4], l[1] + l[5], l[2] + l[6], l[3] + l[7]];
+        ((t[0] + t[1]) + (t[2] + t[3])) as f64
+    };
+    let mut sumf = total;
+    for j in np..n {
+        sumf += (*qp.add(j) * k[j].to_f32()) as f64;
+    }
+    sumf as f32
 }
 
 /// `ggml_vec_dot_f16` over f16 values (widened to f32; their products are
@@ -533,34 +623,57 @@ fn softmax_tile(
     max: f32,
     p: &mut [f32; TILE],
 ) -> f64 {
-    use crate::activation::ExpFlavor;
+    use crate::activation::{exp_in_place, ExpFlavor};
     let mut sum = 0f64;
+    for (o, &v) in p.iter_mut().zip(x) {
+        *o = v - max;
+    }
     match flavor {
         ExpFlavor::Avx512 => {
-            for (xc, pc) in x.chunks_exact(16).zip(p.chunks_exact_mut(16)) {
-                for (o, &v) in pc.iter_mut().zip(xc) {
-                    *o = crate::activation::expf_avx512(v - max);
-                }
+            exp_in_place(flavor, p);
+            for pc in p.chunks_exact(16) {
                 let t3: [f32; 8] = std::array::from_fn(|i| pc[8 + i] + pc[i]);
                 let t6: [f32; 4] = std::array::from_fn(|i| t3[4 + i] + t3[i]);
                 sum += ((t6[0] + t6[2]) + (t6[1] + t6[3])) as f64;
             }
         }
         ExpFlavor::Avx2 => {
-            for (xc, pc) in x.chunks_exact(8).zip(p.chunks_exact_mut(8)) {
-                for (o, &v) in pc.iter_mut().zip(xc) {
-                    *o = crate::activation::expf_avx2(v - max);
-                }
+            exp_in_place(flavor, p);
+            for pc in p.chunks_exact(8) {
                 sum += (((pc[0] + pc[4]) + (pc[2] + pc[6])) + ((pc[1] + pc[5]) + (pc[3] + pc[7])))
                     as f64;
             }
         }
         ExpFlavor::Libm => {
-            for (o, &v) in p.iter_mut().zip(x) {
-                *o = (v - max).exp();
+            for o in p.iter_mut() {
+                *o = o.exp();
                 sum += *o as f64;
             }
         }
     }
     sum
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_simd_f16_dot_sums_as_the_emulation() {
+        for d in [64usize, 96, 128, 80] {
+            let q: Vec<f32> = (0..d)
+                .map(|i| via_f16(((i * 37 % 23) as f32 - 11.0) * 0.173))
+                .collect();
+            let k16: Vec<f16> = (0..d)
+                .map(|i| f16::from_f32(((i * 53 % 29) as f32 - 14.0) * 0.311))
+                .collect();
+            let k: Vec<f32> = k16.iter().map(|x| x.to_f32()).collect();
+            for lanes in [DotLanes::X16, DotLanes::X8] {
+                let want = dot_f16(lanes, &q, &k);
+                if let Some(got) = fast_dot_f16(lanes, &q, &k16) {
+                    assert_eq!(got.to_bits(), want.to_bits(), "{lanes:?} d {d}");
+                }
+            }
+        }
+    }
 }
