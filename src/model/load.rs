@@ -13,6 +13,7 @@ use super::device::{available_memory, device_kind, human_bytes, select_device, D
 use super::llama::{
     LayerWeights, Linear, Llama, LlamaConfig, LlamaWeights, ModelOptions, RopeScaling, RopeStyle,
 };
+use super::quant::requantized_on_cpu;
 use super::template::ChatTemplate;
 use super::{load_tokenizer, read_gguf, ModelError, TextTokenizer};
 
@@ -295,9 +296,14 @@ pub fn estimate_memory(
         let elems = info.shape.elem_count() as u64;
         let stored =
             elems / info.ggml_dtype.block_size() as u64 * info.ggml_dtype.type_size() as u64;
-        // candle keeps F16/BF16 matmul weights dequantized to f32.
+        // candle keeps F16/BF16 matmul weights dequantized to f32; other
+        // formats without a fast CPU kernel are held as Q8_0 (the memory
+        // check is for CPU runs).
         let held = match info.ggml_dtype {
             GgmlDType::F16 | GgmlDType::BF16 => elems * 4,
+            d if requantized_on_cpu(d) && info.shape.dims().len() == 2 => {
+                (elems / 32 * 34).max(stored)
+            }
             _ => stored,
         };
         weights += held;
