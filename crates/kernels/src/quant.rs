@@ -88,6 +88,11 @@ pub unsafe fn matmul_columns(
     }
 }
 
+/// Weight blocks to prefetch ahead when decoding (one activation row):
+/// measured on SmolLM2 Q4_1 decode, 8: 90, 32: 107, 128: 128, 512: 90 tok/s.
+#[cfg(target_arch = "x86_64")]
+const PREFETCH: usize = 128;
+
 /// Activation rows per tile: they stay in L2 while the weight columns pass.
 #[cfg(target_arch = "x86_64")]
 const ROW_TILE: usize = 64;
@@ -201,6 +206,11 @@ unsafe fn micro<const K: u8, const R: usize, const C: usize>(
         }
         for c in 0..C {
             let blk = w[c].as_ptr().add(b * bb);
+            if R == 1 {
+                // Decode streams each weight once: fetch a few blocks ahead
+                // (past the row's end only touches the next row's bytes).
+                _mm_prefetch::<_MM_HINT_T0>(blk.wrapping_add(PREFETCH * bb) as *const i8);
+            }
             let d = half_to_f32(blk);
             let qx = match K {
                 0 => _mm256_sub_epi8(nibbles_ptr(blk.add(2)), _mm256_set1_epi8(8)),
