@@ -122,13 +122,6 @@ fn chunked_prefill_gives_the_same_logits_on_the_real_model() {
         .map(|(a, b)| (a - b).abs())
         .fold(0f32, f32::max);
     assert!(diff < 1e-3, "chunked vs one-piece logits differ by {diff}");
-    let argmax = |v: &[f32]| {
-        v.iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .unwrap()
-            .0
-    };
     assert_eq!(argmax(&whole), argmax(&last));
 }
 

@@ -6,9 +6,9 @@
 //! kernel for short batches (`flash_attn_ext_f16_one_chunk`), bit for bit:
 //! the query is rounded to f16 like the keys, scores sum in ggml's lane
 //! order, and the value accumulator is kept in f16; chunks of 64+ rows take
-//! its tiled kernel (`flash_attn_ext_tiled`) instead, as llama.cpp does.
-//! Its split-KV decode (one query over 512+ cached cells, split between
-//! threads) is not mirrored. With an f32 cache everything is f32.
+//! its tiled kernel (`flash_attn_ext_tiled`) instead, and one query over
+//! 512+ padded cells its split-KV decode, as llama.cpp does. With an f32
+//! cache everything is f32.
 use candle_core::{DType, Device, Result, Storage, Tensor};
 use half::f16;
 use reportlens_kernels::attention::{row_f16, row_f32, tile_f16, RowFn, Shape, TILE};

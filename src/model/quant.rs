@@ -135,9 +135,20 @@ impl GgmlMatrix {
 mod tests {
     use super::*;
 
-    fn check(dtype: GgmlDType) {
+    fn max_abs(t: &Tensor) -> f32 {
+        t.abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+    }
+
+    /// `Linear` over `dtype` weights `(n, k)` applied to `m` rows, against
+    /// the matmul with the dequantized weights: the linear, the largest
+    /// difference, the largest exact value.
+    fn against_dequantized(dtype: GgmlDType, n: usize, k: usize, m: usize) -> (Linear, f32, f32) {
         let dev = Device::Cpu;
-        let (n, k, m) = (24, 96, 5);
         let w: Vec<f32> = (0..n * k)
             .map(|i| ((i * 37 % 101) as f32 / 50.0 - 1.0) * 0.3)
             .collect();
@@ -158,78 +169,37 @@ mod tests {
             )
             .unwrap();
         let ours = Linear::from_qtensor(q).unwrap();
-        assert!(matches!(ours, Linear::Ggml(_)));
         let got = ours.forward(&xt).unwrap();
         assert_eq!(got.dims(), &[1, m, n]);
-        let diff = (got - &exact)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
-        let scale = exact
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
-        // Only the activation quantization (8 bits) separates the two.
-        assert!(
-            diff < scale * 0.02,
-            "{dtype:?}: diff {diff} vs scale {scale}"
-        );
+        let diff = max_abs(&(got - &exact).unwrap());
+        (ours, diff, max_abs(&exact))
     }
 
     #[test]
     fn matches_dequantized_matmul() {
-        check(GgmlDType::Q4_0);
-        check(GgmlDType::Q4_1);
-        check(GgmlDType::Q8_0);
+        for dtype in [GgmlDType::Q4_0, GgmlDType::Q4_1, GgmlDType::Q8_0] {
+            let (ours, diff, scale) = against_dequantized(dtype, 24, 96, 5);
+            assert!(matches!(ours, Linear::Ggml(_)));
+            // Only the activation quantization (8 bits) separates the two.
+            assert!(
+                diff < scale * 0.02,
+                "{dtype:?}: diff {diff} vs scale {scale}"
+            );
+        }
     }
 
     #[test]
     fn k_quants_run_as_q8_0_close_to_their_own_values() {
-        let dev = Device::Cpu;
-        let (n, k, m) = (16, 512, 3);
-        let w: Vec<f32> = (0..n * k)
-            .map(|i| ((i * 37 % 101) as f32 / 50.0 - 1.0) * 0.3)
-            .collect();
-        let x: Vec<f32> = (0..m * k)
-            .map(|i| ((i * 53 % 97) as f32 / 48.0 - 1.0) * 2.0)
-            .collect();
-        let wt = Tensor::from_vec(w, (n, k), &dev).unwrap();
-        let xt = Tensor::from_vec(x, (1, m, k), &dev).unwrap();
         for dtype in [GgmlDType::Q4K, GgmlDType::Q6K, GgmlDType::Q5_0] {
-            let q = QTensor::quantize(&wt, dtype).unwrap();
-            let exact = xt
-                .broadcast_matmul(&q.dequantize(&dev).unwrap().t().unwrap())
-                .unwrap();
-            let ours = Linear::from_qtensor(q).unwrap();
+            let (ours, diff, scale) = against_dequantized(dtype, 16, 512, 3);
             assert!(matches!(&ours, Linear::Ggml(g) if g.kind == Kind::Q8_0));
-            let diff = (ours.forward(&xt).unwrap() - &exact)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap();
-            let scale = exact
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap();
             assert!(
                 diff < scale * 0.02,
                 "{dtype:?}: diff {diff} vs scale {scale}"
             );
         }
         // Dense weights stay with candle.
+        let wt = Tensor::zeros((4, 256), candle_core::DType::F32, &Device::Cpu).unwrap();
         let f = QTensor::quantize(&wt, GgmlDType::F16).unwrap();
         assert!(matches!(
             Linear::from_qtensor(f).unwrap(),

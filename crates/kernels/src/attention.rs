@@ -154,60 +154,35 @@ fn scale_f16(acc: &mut [f32], s: f32) {
     acc.iter_mut().for_each(|a| *a = via_f16(*a * s));
 }
 
-/// `acc = f16(fma(x, s, acc))`: ggml's `ggml_vec_mad_f16`.
+/// `acc = f16(fma(x, s, acc))` over f16 values: ggml's `ggml_vec_mad_f16`.
 #[inline(always)]
-fn mad_f16(acc: &mut [f32], x: &[f32], s: f32) {
+fn mad_f16(acc: &mut [f32], x: &[f16], s: f32) {
     #[cfg(target_arch = "x86_64")]
     if fast() {
         // SAFETY: F16C/AVX2/FMA present (checked once).
         return unsafe { f16_update_avx2(acc, Some(x), s) };
     }
-    for (a, &v) in acc.iter_mut().zip(x) {
-        *a = via_f16(v.mul_add(s, *a));
+    for (a, v) in acc.iter_mut().zip(x) {
+        *a = via_f16(v.to_f32().mul_add(s, *a));
     }
 }
 
-/// `mad_f16` reading the values as f16 directly (AVX2/F16C); false where
-/// that path is not available.
-#[inline(always)]
-fn mad_f16_from_f16(acc: &mut [f32], x: &[f16], s: f32) -> bool {
-    #[cfg(target_arch = "x86_64")]
-    if fast() && acc.len().is_multiple_of(8) && x.len() == acc.len() {
-        // SAFETY: F16C/AVX2/FMA present (checked once); lengths checked.
-        unsafe { mad_f16_avx2(acc, x, s) };
-        return true;
-    }
-    let _ = (acc, x, s);
-    false
-}
-
+/// Eight values at a time: `fma(x, s, acc)` (x read as f16) or `acc * s`,
+/// rounded to f16 (round to nearest even, as ggml's
+/// `_mm256_cvtps_ph(.., 0)`) and back.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn mad_f16_avx2(acc: &mut [f32], x: &[f16], s: f32) {
-    use std::arch::x86_64::*;
-    let sv = _mm256_set1_ps(s);
-    let xp = x.as_ptr() as *const u16;
-    for i in (0..acc.len()).step_by(8) {
-        let a = _mm256_loadu_ps(acc.as_ptr().add(i));
-        let v = _mm256_cvtph_ps(_mm_loadu_si128(xp.add(i) as *const __m128i));
-        let r = _mm256_fmadd_ps(v, sv, a);
-        let r = _mm256_cvtph_ps(_mm256_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(r));
-        _mm256_storeu_ps(acc.as_mut_ptr().add(i), r);
-    }
-}
-
-/// Eight values at a time: `fma(x, s, acc)` or `acc * s`, rounded to f16
-/// (round to nearest even, as ggml's `_mm256_cvtps_ph(.., 0)`) and back.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn f16_update_avx2(acc: &mut [f32], x: Option<&[f32]>, s: f32) {
+unsafe fn f16_update_avx2(acc: &mut [f32], x: Option<&[f16]>, s: f32) {
     use std::arch::x86_64::*;
     let sv = _mm256_set1_ps(s);
     let n8 = acc.len() / 8 * 8;
     for i in (0..n8).step_by(8) {
         let a = _mm256_loadu_ps(acc.as_ptr().add(i));
         let r = match x {
-            Some(x) => _mm256_fmadd_ps(_mm256_loadu_ps(x.as_ptr().add(i)), sv, a),
+            Some(x) => {
+                let v = _mm_loadu_si128(x.as_ptr().add(i) as *const __m128i);
+                _mm256_fmadd_ps(_mm256_cvtph_ps(v), sv, a)
+            }
             None => _mm256_mul_ps(a, sv),
         };
         let r = _mm256_cvtph_ps(_mm256_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(r));
@@ -215,7 +190,7 @@ unsafe fn f16_update_avx2(acc: &mut [f32], x: Option<&[f32]>, s: f32) {
     }
     for i in n8..acc.len() {
         acc[i] = via_f16(match x {
-            Some(x) => x[i].mul_add(s, acc[i]),
+            Some(x) => x[i].to_f32().mul_add(s, acc[i]),
             None => acc[i] * s,
         });
     }
@@ -278,7 +253,6 @@ fn chunk_f16(
     let lanes = DotLanes::detect();
     // f16 values widened exactly; the accumulator holds f16 values as f32.
     let mut krow = vec![0f32; d];
-    let mut vrow = vec![0f32; d];
     let mut acc = vec![0f32; d];
     let mut m = f32::NEG_INFINITY;
     let mut sum = 0f32;
@@ -297,10 +271,7 @@ fn chunk_f16(
         } else {
             vs = (score - m).exp();
         }
-        if !mad_f16_from_f16(&mut acc, &v[base..base + d], vs) {
-            v[base..base + d].convert_to_f32_slice(&mut vrow);
-            mad_f16(&mut acc, &vrow, vs);
-        }
+        mad_f16(&mut acc, &v[base..base + d], vs);
         sum = sum.mul_add(ms, vs);
     }
     Partial { m, s: sum, acc }

@@ -100,7 +100,7 @@ const ROW_TILE: usize = 64;
 /// `matmul_columns` on AVX2: tiles of activation rows, and inside a tile two
 /// weight columns against four activation rows at once, so each weight
 /// block is unpacked once for eight dot products. Every output still sums
-/// its blocks in order in its own eight lanes: the same bits as `dot`.
+/// its blocks in order in its own eight lanes: the same bits as `dot_generic`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
 #[allow(clippy::too_many_arguments)]
@@ -316,59 +316,6 @@ pub fn has_avx2() -> bool {
     }
 }
 
-pub fn dot(kind: Kind, w: &[u8], a: &[Q8], avx2: bool) -> f32 {
-    #[cfg(target_arch = "x86_64")]
-    if avx2 {
-        // SAFETY: the CPU has AVX2 and FMA (checked at run time).
-        return unsafe { dot_avx2(kind, w, a) };
-    }
-    let _ = avx2;
-    dot_generic(kind, w, a)
-}
-
-/// ggml's x86 AVX2 `ggml_vec_dot_*` (and llamafile's tinyBLAS, which sums
-/// the same way): per block, eight f32 lanes each take the integer dot of
-/// four consecutive weights, scaled by `d_w * d_x` with one fused
-/// multiply-add; the lanes are summed pairwise at the end
-/// (`hsum_float_8`); Q4_1's `m_w * s_x` terms go to a separate fused sum.
-/// Any other order rounds differently and flips greedy near-ties.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn dot_avx2(kind: Kind, w: &[u8], a: &[Q8]) -> f32 {
-    use std::arch::x86_64::*;
-    let bb = kind.block_bytes();
-    let ones = _mm256_set1_epi16(1);
-    let mut acc = _mm256_setzero_ps();
-    let mut summs = 0f32;
-    for (blk, x) in w.chunks_exact(bb).zip(a) {
-        let d = f16::from_le_bytes([blk[0], blk[1]]).to_f32();
-        let qy = _mm256_loadu_si256(x.qs.as_ptr() as *const __m256i);
-        // `maddubs` takes unsigned x signed bytes: pairs of products into
-        // i16 (no saturation at these magnitudes), then `madd` pairs those.
-        let (ux, sy) = match kind {
-            Kind::Q4_1 => {
-                let m = f16::from_le_bytes([blk[2], blk[3]]).to_f32();
-                summs = m.mul_add(x.s, summs);
-                (nibbles_ptr(blk[4..].as_ptr()), qy)
-            }
-            Kind::Q4_0 => {
-                let qx = _mm256_sub_epi8(nibbles_ptr(blk[2..].as_ptr()), _mm256_set1_epi8(8));
-                (_mm256_sign_epi8(qx, qx), _mm256_sign_epi8(qy, qx))
-            }
-            Kind::Q8_0 => {
-                let qx = _mm256_loadu_si256(blk[2..34].as_ptr() as *const __m256i);
-                (_mm256_sign_epi8(qx, qx), _mm256_sign_epi8(qy, qx))
-            }
-        };
-        let lanes = _mm256_madd_epi16(_mm256_maddubs_epi16(ux, sy), ones);
-        let xy = _mm256_cvtepi32_ps(lanes);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d * x.d), xy, acc);
-    }
-    let mut l = [0f32; 8];
-    _mm256_storeu_ps(l.as_mut_ptr(), acc);
-    hsum8(&l) + summs
-}
-
 /// `hsum_float_8`: the two 128-bit halves added, then pairs, then the pair.
 #[inline(always)]
 fn hsum8(l: &[f32; 8]) -> f32 {
@@ -376,8 +323,13 @@ fn hsum8(l: &[f32; 8]) -> f32 {
     (r[0] + r[2]) + (r[1] + r[3])
 }
 
-/// The same sums as `dot_avx2` in plain Rust: the reference that pins it,
-/// and the path on CPUs without AVX2 (slower, still llama.cpp's rounding).
+/// ggml's x86 AVX2 `ggml_vec_dot_*` (and llamafile's tinyBLAS, which sums
+/// the same way) in plain Rust: per block, eight f32 lanes each take the
+/// integer dot of four consecutive weights, scaled by `d_w * d_x` with one
+/// fused multiply-add; the lanes are summed pairwise at the end
+/// (`hsum_float_8`); Q4_1's `m_w * s_x` terms go to a separate fused sum.
+/// Any other order rounds differently and flips greedy near-ties. The
+/// reference that pins `micro`, and the path on CPUs without AVX2.
 fn dot_generic(kind: Kind, w: &[u8], a: &[Q8]) -> f32 {
     let bb = kind.block_bytes();
     let mut acc = [0f32; 8];
@@ -514,14 +466,12 @@ mod tests {
         for kind in [Kind::Q4_0, Kind::Q4_1, Kind::Q8_0] {
             let w = weights(kind, k / 32, 7);
             let a = quantize_activations(&x, kind);
-            let plain = dot(kind, &w, &a, false);
-            let fast = dot(kind, &w, &a, has_avx2());
+            let plain = dot_generic(kind, &w, &a);
             assert!(plain.is_finite() && plain != 0.0);
-            assert_eq!(plain.to_bits(), fast.to_bits(), "{kind:?}");
             let mut out = [0f32; 1];
             // SAFETY: one row, one column, one output.
             unsafe { matmul_columns(kind, &w, 1, k, &a, 1, 0..1, out.as_mut_ptr()) };
-            assert_eq!(out[0].to_bits(), plain.to_bits());
+            assert_eq!(out[0].to_bits(), plain.to_bits(), "{kind:?}");
         }
     }
 }
