@@ -98,7 +98,9 @@ fn run_tiles(sh: &Shape, q: &[f32], k: &[f16], v: &[f16], out: &mut [f32]) {
     let (d, nh) = (sh.d, sh.nh);
     candle_core::utils::barrier_pool().execute_chunked(tiles * nh, |range| {
         for u in range {
-            let (t, h) = (u / nh, u % nh);
+            // Last tiles first: they see the most keys, and threads take
+            // units in turn, so the cheap ones even out the end.
+            let (t, h) = (tiles - 1 - u / nh, u % nh);
             let rows = t * TILE..((t + 1) * TILE).min(sh.l);
             let res = tile_f16(sh, q, k, v, rows.clone(), h);
             for (i, r) in rows.zip(res.chunks_exact(d)) {

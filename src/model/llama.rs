@@ -9,7 +9,9 @@
 //! online-softmax kernel (`attention.rs`), GQA without copies.
 use candle_core::quantized::QMatMul;
 
+use super::quant::forward_each;
 pub use super::quant::Linear;
+use super::rows::par_rows_mut;
 use candle_core::{DType, Device, Module, Result, Tensor, D};
 use reportlens_kernels::activation::{swiglu as swiglu_row, ExpFlavor};
 
@@ -362,17 +364,17 @@ impl Llama {
         let (nh, nkv, hd) = (cfg.num_heads, cfg.num_kv_heads, cfg.head_dim);
         for (i, lw) in self.w.layers.iter().enumerate() {
             let h = rms_norm(&x, &lw.attn_norm, eps)?;
-            let q = lw.q.forward(&h)?.reshape((l, nh, hd))?;
-            let k = lw.k.forward(&h)?.reshape((l, nkv, hd))?;
-            let v = lw.v.forward(&h)?.reshape((l, nkv, hd))?;
+            let [q, k, v] = forward_each([&lw.q, &lw.k, &lw.v], &h)?;
+            let q = q.reshape((l, nh, hd))?;
+            let k = k.reshape((l, nkv, hd))?;
+            let v = v.reshape((l, nkv, hd))?;
             let q = apply_rope(cfg, &q, &cos, &sin)?;
             let k = apply_rope(cfg, &k, &cos, &sin)?;
             let (k_all, v_all) = self.cache.write(i, offset, &k, &v)?;
             let ctx = attention(cfg, &q, &k_all, &v_all, offset)?; // (1, L, H*D)
             x = (x + lw.o.forward(&ctx)?)?;
             let h = rms_norm(&x, &lw.ffn_norm, eps)?;
-            let gate = lw.gate.forward(&h)?;
-            let up = lw.up.forward(&h)?;
+            let [gate, up] = forward_each([&lw.gate, &lw.up], &h)?;
             x = (x + lw.down.forward(&swiglu(&gate, &up)?)?)?;
         }
         self.cache.len = end;
@@ -432,14 +434,14 @@ fn rms_norm(x: &Tensor, w: &Tensor, eps: f64) -> Result<Tensor> {
     let n = *dims.last().unwrap_or(&1);
     let mut xs = x.flatten_all()?.to_vec1::<f32>()?;
     let ws = w.to_vec1::<f32>()?;
-    for row in xs.chunks_exact_mut(n) {
+    par_rows_mut(&mut xs, n, |_, row| {
         let sum: f64 = row.iter().map(|&v| (v * v) as f64).sum();
         let mean = (sum / n as f64) as f32;
         let scale = 1.0 / (mean + eps as f32).sqrt();
         for (v, g) in row.iter_mut().zip(&ws) {
             *v = *v * scale * g;
         }
-    }
+    });
     Tensor::from_vec(xs, dims, x.device())
 }
 
@@ -485,7 +487,7 @@ fn rope_cpu(cfg: &LlamaConfig, x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result
         RopeStyle::Interleaved => (2, 1),
         RopeStyle::Half => (1, half),
     };
-    for (row, head) in xs.chunks_exact_mut(d).enumerate() {
+    par_rows_mut(&mut xs, d, |row, head| {
         let p = row / h;
         for i in 0..half {
             let (c, s) = (cos[p * half + i], sin[p * half + i]);
@@ -494,7 +496,7 @@ fn rope_cpu(cfg: &LlamaConfig, x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result
             head[a] = x0.mul_add(c, -(x1 * s));
             head[b] = x0.mul_add(s, x1 * c);
         }
-    }
+    });
     Tensor::from_vec(xs, (l, h, d), x.device())
 }
 
@@ -509,9 +511,9 @@ fn swiglu(gate: &Tensor, up: &Tensor) -> Result<Tensor> {
     let n = *gate.dims().last().unwrap_or(&1);
     // ggml runs the vector loop row by row: each row's tail uses libm.
     let flavor = ExpFlavor::detect();
-    for ((o, g), u) in out.chunks_mut(n).zip(g.chunks(n)).zip(u.chunks(n)) {
-        swiglu_row(flavor, g, u, o);
-    }
+    par_rows_mut(&mut out, n, |r, o| {
+        swiglu_row(flavor, &g[r * n..(r + 1) * n], &u[r * n..(r + 1) * n], o)
+    });
     Tensor::from_vec(out, gate.dims(), gate.device())
 }
 

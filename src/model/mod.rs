@@ -15,6 +15,7 @@ mod info;
 pub mod llama;
 pub mod load;
 mod quant;
+mod rows;
 pub mod sentencepiece;
 pub mod template;
 pub mod tokenizer;

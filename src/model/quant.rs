@@ -9,7 +9,9 @@
 //! Other formats go through candle's `QMatMul`.
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{Device, Module, Result, Tensor};
-use reportlens_kernels::{matmul_columns, quantize_activations, Kind};
+use reportlens_kernels::{matmul_columns, quantize_activations_into, Kind, Q8};
+
+use super::rows::par_rows_mut;
 
 /// A weight matrix `(n, k)` applied as `x @ W^T`.
 #[derive(Debug, Clone)]
@@ -74,9 +76,36 @@ impl Module for Linear {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         match self {
             Linear::Candle(m) => m.forward(x),
-            Linear::Ggml(m) => m.forward(x),
+            Linear::Ggml(m) => Ok(forward_ggml(&[m], x)?.remove(0)),
         }
     }
+}
+
+/// `x @ W^T` for several weights of the same input (a layer's Q, K and V,
+/// or its gate and up): where all are ours and take the same activation
+/// blocks, `x` is quantized once and the products share one pass of the
+/// pool. Results are those of separate `forward`s, bit for bit.
+pub fn forward_each<const N: usize>(ws: [&Linear; N], x: &Tensor) -> Result<[Tensor; N]> {
+    let ours: Vec<&GgmlMatrix> = ws
+        .iter()
+        .filter_map(|w| match w {
+            Linear::Ggml(g) => Some(g),
+            Linear::Candle(_) => None,
+        })
+        .collect();
+    let shared = ours.len() == N
+        && ours.iter().all(|g| {
+            g.k == ours[0].k
+                && g.kind.activations_carry_sum() == ours[0].kind.activations_carry_sum()
+        });
+    let outs = if shared {
+        forward_ggml(&ours, x)?
+    } else {
+        ws.iter()
+            .map(|w| w.forward(x))
+            .collect::<Result<Vec<_>>>()?
+    };
+    Ok(outs.try_into().expect("one output per weight"))
 }
 
 /// Raw ggml blocks of an `(n, k)` matrix, row-major.
@@ -88,47 +117,81 @@ pub struct GgmlMatrix {
     data: Vec<u8>,
 }
 
-impl GgmlMatrix {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let dims = x.dims().to_vec();
-        let k = *dims.last().unwrap_or(&0);
-        if k != self.k || !k.is_multiple_of(32) {
-            candle_core::bail!(
-                "matmul: input {dims:?} against weight ({}, {})",
-                self.n,
-                self.k
-            );
-        }
-        let m = x.elem_count() / k;
-        let xs = x
-            .flatten_all()?
-            .to_dtype(candle_core::DType::F32)?
-            .to_vec1::<f32>()?;
-        let acts = quantize_activations(&xs, self.kind);
-        let mut out = vec![0f32; m * self.n];
-        let out_ptr = out.as_mut_ptr() as usize;
-        // Units of 8 output columns; every row of x per unit reuses the weights.
-        let units = self.n.div_ceil(8);
-        candle_core::utils::barrier_pool().execute_chunked(units, |range| {
-            // SAFETY: `out` holds m * n values and each unit's columns belong
-            // to exactly one worker.
+/// Output columns per unit of work: every row of `x` reuses a unit's weights.
+const UNIT: usize = 8;
+
+/// `x @ W^T` for each of `ms` (same `k`, same activation format).
+fn forward_ggml(ms: &[&GgmlMatrix], x: &Tensor) -> Result<Vec<Tensor>> {
+    let dims = x.dims().to_vec();
+    let k = *dims.last().unwrap_or(&0);
+    if let Some(bad) = ms.iter().find(|m| m.k != k || !k.is_multiple_of(32)) {
+        candle_core::bail!(
+            "matmul: input {dims:?} against weight ({}, {})",
+            bad.n,
+            bad.k
+        );
+    }
+    let m = x.elem_count() / k;
+    let xs = x
+        .flatten_all()?
+        .to_dtype(candle_core::DType::F32)?
+        .to_vec1::<f32>()?;
+    let nb = k / 32;
+    let zero = Q8 {
+        d: 0.0,
+        s: 0.0,
+        qs: [0; 32],
+    };
+    let mut acts = vec![zero; m * nb];
+    let kind0 = ms[0].kind;
+    par_rows_mut(&mut acts, nb, |r, row| {
+        quantize_activations_into(&xs[r * k..(r + 1) * k], kind0, row)
+    });
+    let mut outs: Vec<Vec<f32>> = ms.iter().map(|w| vec![0f32; m * w.n]).collect();
+    let ptrs: Vec<usize> = outs.iter_mut().map(|o| o.as_mut_ptr() as usize).collect();
+    // Units of every matrix in one list: (matrix, first unit) boundaries.
+    let starts: Vec<usize> = ms
+        .iter()
+        .scan(0, |acc, w| {
+            let s = *acc;
+            *acc += w.n.div_ceil(UNIT);
+            Some(s)
+        })
+        .collect();
+    let total: usize = ms.iter().map(|w| w.n.div_ceil(UNIT)).sum();
+    let acts = &acts;
+    candle_core::utils::barrier_pool().execute_chunked(total, |range| {
+        let mut u = range.start;
+        while u < range.end {
+            let i = starts.partition_point(|&s| s <= u) - 1;
+            let w = ms[i];
+            let end = range.end.min(starts[i] + w.n.div_ceil(UNIT));
+            let cols = (u - starts[i]) * UNIT..(end - starts[i]) * UNIT;
+            // SAFETY: output `i` holds m * n values and each unit's columns
+            // belong to exactly one worker.
             unsafe {
                 matmul_columns(
-                    self.kind,
-                    &self.data,
-                    self.n,
-                    self.k,
-                    &acts,
+                    w.kind,
+                    &w.data,
+                    w.n,
+                    w.k,
+                    acts,
                     m,
-                    range.start * 8..range.end * 8,
-                    out_ptr as *mut f32,
+                    cols,
+                    ptrs[i] as *mut f32,
                 )
             };
-        });
-        let mut shape = dims;
-        *shape.last_mut().expect("rank >= 1") = self.n;
-        Tensor::from_vec(out, shape, x.device())
-    }
+            u = end;
+        }
+    });
+    ms.iter()
+        .zip(outs)
+        .map(|(w, out)| {
+            let mut shape = dims.clone();
+            *shape.last_mut().expect("rank >= 1") = w.n;
+            Tensor::from_vec(out, shape, x.device())
+        })
+        .collect()
 }
 
 #[cfg(test)]

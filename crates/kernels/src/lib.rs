@@ -8,7 +8,9 @@ pub mod activation;
 pub mod attention;
 pub mod quant;
 
-pub use quant::{has_avx2, matmul_columns, quantize_activations, Kind, Q8};
+pub use quant::{
+    has_avx2, matmul_columns, quantize_activations, quantize_activations_into, Kind, Q8,
+};
 
 /// The x86 build of ggml whose rounding to reproduce, where it is not this
 /// CPU's. llama.cpp's results depend on the SIMD it was compiled for (lane

@@ -32,21 +32,85 @@ impl Kind {
 
 /// Quantize `x` (a whole number of 32-value blocks) for a weight of `kind`.
 pub fn quantize_activations(x: &[f32], kind: Kind) -> Vec<Q8> {
+    let zero = Q8 {
+        d: 0.0,
+        s: 0.0,
+        qs: [0; 32],
+    };
+    let mut out = vec![zero; x.len() / 32];
+    quantize_activations_into(x, kind, &mut out);
+    out
+}
+
+/// `quantize_activations` into `out` (`x.len() / 32` blocks), so callers can
+/// split rows between threads.
+pub fn quantize_activations_into(x: &[f32], kind: Kind, out: &mut [Q8]) {
     let with_s = kind.activations_carry_sum();
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2 (which includes SSE4.1's `roundps`).
-        return unsafe { quantize_avx2(x, with_s) };
+        return unsafe { quantize_avx2(x, with_s, out) };
     }
-    x.chunks_exact(32).map(|b| quantize_q8(b, with_s)).collect()
+    for (b, o) in x.chunks_exact(32).zip(out) {
+        *o = quantize_q8(b, with_s);
+    }
 }
 
-/// The same code compiled with AVX2, so rounding is one instruction, not a
-/// libm call per value.
+/// `quantize_q8` in AVX2 as ggml's x86 `quantize_row_q8_*` does it: the
+/// largest magnitude by vector max (exact in any order), `x * id` rounded
+/// half to even by `roundps`, the integers summed for `s`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn quantize_avx2(x: &[f32], with_s: bool) -> Vec<Q8> {
-    x.chunks_exact(32).map(|b| quantize_q8(b, with_s)).collect()
+unsafe fn quantize_avx2(x: &[f32], with_s: bool, out: &mut [Q8]) {
+    use std::arch::x86_64::*;
+    let sign = _mm256_set1_ps(-0.0);
+    for (b, o) in x.chunks_exact(32).zip(out) {
+        let p = b.as_ptr();
+        let v = [
+            _mm256_loadu_ps(p),
+            _mm256_loadu_ps(p.add(8)),
+            _mm256_loadu_ps(p.add(16)),
+            _mm256_loadu_ps(p.add(24)),
+        ];
+        let mut m = _mm256_andnot_ps(sign, v[0]);
+        for vi in &v[1..] {
+            m = _mm256_max_ps(m, _mm256_andnot_ps(sign, *vi));
+        }
+        let mut l = [0f32; 8];
+        _mm256_storeu_ps(l.as_mut_ptr(), m);
+        let max = l.iter().fold(0f32, |a, &b| a.max(b));
+        let d = max / 127.0;
+        let id = _mm256_set1_ps(if max != 0.0 { 127.0 / max } else { 0.0 });
+        let mut q = [_mm256_setzero_si256(); 4];
+        for (qi, vi) in q.iter_mut().zip(&v) {
+            let r = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
+                _mm256_mul_ps(*vi, id),
+            );
+            *qi = _mm256_cvtps_epi32(r);
+        }
+        let s = if with_s {
+            let t = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+            let mut li = [0i32; 8];
+            _mm256_storeu_si256(li.as_mut_ptr() as *mut __m256i, t);
+            f16::from_f32(d * li.iter().sum::<i32>() as f32).to_f32()
+        } else {
+            0.0
+        };
+        // Narrow to bytes; the packs interleave 128-bit halves, undone by
+        // the permute.
+        let w = _mm256_packs_epi16(
+            _mm256_packs_epi32(q[0], q[1]),
+            _mm256_packs_epi32(q[2], q[3]),
+        );
+        let w = _mm256_permutevar8x32_epi32(w, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        let mut qs = [0i8; 32];
+        _mm256_storeu_si256(qs.as_mut_ptr() as *mut __m256i, w);
+        *o = Q8 {
+            d: f16::from_f32(d).to_f32(),
+            s,
+            qs,
+        };
+    }
 }
 
 /// `out[row * n + col] = dot(weight row col, activation row row)` for every
@@ -69,15 +133,49 @@ pub unsafe fn matmul_columns(
     cols: Range<usize>,
     out: *mut f32,
 ) {
+    let path = if has_vnni() {
+        Path::Vnni
+    } else if has_avx2() {
+        Path::Avx2
+    } else {
+        Path::Plain
+    };
+    // SAFETY: the path is one this CPU runs; the rest is the contract.
+    unsafe { matmul_columns_on(path, kind, data, n, k, acts, m, cols, out) }
+}
+
+/// Which loop runs the dots: all give the same bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Path {
+    Plain,
+    Avx2,
+    Vnni,
+}
+
+/// `matmul_columns` on a chosen path (tests pin each one).
+#[allow(clippy::too_many_arguments)]
+unsafe fn matmul_columns_on(
+    path: Path,
+    kind: Kind,
+    data: &[u8],
+    n: usize,
+    k: usize,
+    acts: &[Q8],
+    m: usize,
+    cols: Range<usize>,
+    out: *mut f32,
+) {
     let nb = k / 32;
     let row_bytes = nb * kind.block_bytes();
     let cols = cols.start..cols.end.min(n);
     #[cfg(target_arch = "x86_64")]
-    if has_avx2() {
-        // SAFETY: the CPU has AVX2, FMA and F16C; the rest is the contract.
-        unsafe { tiles_avx2(kind, data, n, nb, acts, m, cols, out) };
-        return;
+    match path {
+        // SAFETY (both): the caller checked the CPU; the rest is the contract.
+        Path::Vnni => return unsafe { tiles_avx2::<4>(kind, data, n, nb, acts, m, cols, out) },
+        Path::Avx2 => return unsafe { tiles_avx2::<2>(kind, data, n, nb, acts, m, cols, out) },
+        Path::Plain => {}
     }
+    let _ = path;
     for col in cols {
         let w = &data[col * row_bytes..(col + 1) * row_bytes];
         for row in 0..m {
@@ -97,14 +195,15 @@ const PREFETCH: usize = 128;
 #[cfg(target_arch = "x86_64")]
 const ROW_TILE: usize = 64;
 
-/// `matmul_columns` on AVX2: tiles of activation rows, and inside a tile two
-/// weight columns against four activation rows at once, so each weight
-/// block is unpacked once for eight dot products. Every output still sums
-/// its blocks in order in its own eight lanes: the same bits as `dot_generic`.
+/// `matmul_columns` on AVX2: tiles of activation rows, and inside a tile
+/// `PC` weight columns against four activation rows at once, so each weight
+/// block is unpacked once for `4 * PC` dot products (`PC` is 2 with 16
+/// vector registers, 4 with AVX-512's 32). Every output still sums its
+/// blocks in order in its own eight lanes: the same bits as `dot_generic`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
 #[allow(clippy::too_many_arguments)]
-unsafe fn tiles_avx2(
+unsafe fn tiles_avx2<const PC: usize>(
     kind: Kind,
     data: &[u8],
     n: usize,
@@ -121,30 +220,35 @@ unsafe fn tiles_avx2(
         // SAFETY: r < m and c < n, a column of ours (the contract).
         unsafe { *out.add(r * n + c) = v };
     };
+    // Missing columns of a partial batch repeat its last one (not stored).
+    let batch = |col: usize, take: usize| -> [&[u8]; PC] {
+        std::array::from_fn(|c| col_of(col + c.min(take - 1)))
+    };
     for r0 in (0..m).step_by(ROW_TILE) {
         let r1 = (r0 + ROW_TILE).min(m);
         let mut col = cols.start;
-        // Batches: 2 weight columns x 4 activation rows; decode (one row)
+        // Batches: PC weight columns x 4 activation rows; decode (one row)
         // takes 4 columns at a time instead.
+        let step = if r1 - r0 >= 4 { PC } else { 4 };
         while col < cols.end {
-            let nc = (cols.end - col).min(if r1 - r0 >= 4 { 2 } else { 4 });
+            let nc = (cols.end - col).min(step);
             let mut row = r0;
             while row < r1 {
                 if r1 - row >= 4 {
-                    let w = [col_of(col), col_of(col + (nc - 1).min(1))];
                     let a = [
                         row_of(row),
                         row_of(row + 1),
                         row_of(row + 2),
                         row_of(row + 3),
                     ];
-                    let sums = match kind {
-                        Kind::Q4_0 => micro::<0, 4, 2>(w, a, nb),
-                        Kind::Q4_1 => micro::<1, 4, 2>(w, a, nb),
-                        Kind::Q8_0 => micro::<2, 4, 2>(w, a, nb),
+                    let w = batch(col, nc.min(PC));
+                    let sums = if PC == 4 {
+                        micro_vnni_any::<4, PC>(kind, w, a, nb)
+                    } else {
+                        micro_any::<4, PC>(kind, w, a, nb)
                     };
                     for (r, rs) in sums.iter().enumerate() {
-                        for (c, &v) in rs.iter().enumerate().take(nc.min(2)) {
+                        for (c, &v) in rs.iter().enumerate().take(nc.min(PC)) {
                             put(row + r, col + c, v);
                         }
                     }
@@ -154,16 +258,12 @@ unsafe fn tiles_avx2(
                     let mut c = 0;
                     while c < nc {
                         let take = (nc - c).min(4);
-                        let w = [
-                            col_of(col + c),
-                            col_of(col + c + 1.min(take - 1)),
-                            col_of(col + c + 2.min(take - 1)),
-                            col_of(col + c + 3.min(take - 1)),
-                        ];
-                        let [sums] = match kind {
-                            Kind::Q4_0 => micro::<0, 1, 4>(w, a, nb),
-                            Kind::Q4_1 => micro::<1, 1, 4>(w, a, nb),
-                            Kind::Q8_0 => micro::<2, 1, 4>(w, a, nb),
+                        let w: [&[u8]; 4] =
+                            std::array::from_fn(|i| col_of(col + c + i.min(take - 1)));
+                        let [sums] = if PC == 4 {
+                            micro_vnni_any::<1, 4>(kind, w, a, nb)
+                        } else {
+                            micro_any::<1, 4>(kind, w, a, nb)
                         };
                         for (cc, &v) in sums.iter().enumerate().take(take) {
                             put(row, col + c + cc, v);
@@ -173,7 +273,42 @@ unsafe fn tiles_avx2(
                     row += 1;
                 }
             }
-            col += if r1 - r0 >= 4 { nc.min(2) } else { nc };
+            col += nc.min(step);
+        }
+    }
+}
+
+/// `micro` for a run-time `kind`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn micro_any<const R: usize, const C: usize>(
+    kind: Kind,
+    w: [&[u8]; C],
+    a: [&[Q8]; R],
+    nb: usize,
+) -> [[f32; C]; R] {
+    match kind {
+        Kind::Q4_0 => micro::<0, R, C>(w, a, nb),
+        Kind::Q4_1 => micro::<1, R, C>(w, a, nb),
+        Kind::Q8_0 => micro::<2, R, C>(w, a, nb),
+    }
+}
+
+/// `micro_vnni` for a run-time `kind`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn micro_vnni_any<const R: usize, const C: usize>(
+    kind: Kind,
+    w: [&[u8]; C],
+    a: [&[Q8]; R],
+    nb: usize,
+) -> [[f32; C]; R] {
+    // SAFETY: only the VNNI path (`has_vnni`) calls this.
+    unsafe {
+        match kind {
+            Kind::Q4_0 => micro_vnni::<0, R, C>(w, a, nb),
+            Kind::Q4_1 => micro_vnni::<1, R, C>(w, a, nb),
+            Kind::Q8_0 => micro_vnni::<2, R, C>(w, a, nb),
         }
     }
 }
@@ -249,6 +384,87 @@ unsafe fn micro<const K: u8, const R: usize, const C: usize>(
     res
 }
 
+/// `micro` with AVX-512 VNNI: one `dpbusd` per block and pair (unsigned x
+/// signed bytes summed in fours into eight int32 lanes: the same integers as
+/// `maddubs` + `madd`, so the same bits). Q4_1 nibbles are the unsigned side
+/// as they are; Q4_0 subtracts `8 * sum(a)` and Q8_0 makes the activations
+/// unsigned (`a + 128`) and subtracts `128 * sum(w)`, both as `dpbusd`'s
+/// starting value. The 32 vector registers hold a 4 x 4 tile.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[allow(clippy::needless_range_loop)] // block b of every row: indices read clearer
+unsafe fn micro_vnni<const K: u8, const R: usize, const C: usize>(
+    w: [&[u8]; C],
+    a: [&[Q8]; R],
+    nb: usize,
+) -> [[f32; C]; R] {
+    use std::arch::x86_64::*;
+    let bb = [18, 20, 34][K as usize];
+    let zero = _mm256_setzero_si256();
+    let mut acc = [[_mm256_setzero_ps(); R]; C];
+    let mut summs = [[0f32; R]; C];
+    let mut qy = [zero; R];
+    let mut init = [zero; R];
+    let mut yd = [_mm256_setzero_ps(); R];
+    let mut ys = [0f32; R];
+    for b in 0..nb {
+        for r in 0..R {
+            let y = a[r].get_unchecked(b);
+            let q = _mm256_loadu_si256(y.qs.as_ptr() as *const __m256i);
+            qy[r] = match K {
+                2 => _mm256_xor_si256(q, _mm256_set1_epi8(-128)),
+                _ => q,
+            };
+            if K == 0 {
+                init[r] = _mm256_sub_epi32(zero, _mm256_dpbusd_epi32(zero, _mm256_set1_epi8(8), q));
+            }
+            // The scale product is one vector multiply per pair.
+            yd[r] = _mm256_set1_ps(y.d);
+            ys[r] = y.s;
+        }
+        for c in 0..C {
+            let blk = w[c].as_ptr().add(b * bb);
+            if R == 1 {
+                _mm_prefetch::<_MM_HINT_T0>(blk.wrapping_add(PREFETCH * bb) as *const i8);
+            }
+            let d = _mm256_set1_ps(half_to_f32(blk));
+            if K == 1 {
+                let mw = half_to_f32(blk.add(2));
+                for r in 0..R {
+                    summs[c][r] = mw.mul_add(ys[r], summs[c][r]);
+                }
+            }
+            let qx = match K {
+                0 => nibbles_ptr(blk.add(2)),
+                1 => nibbles_ptr(blk.add(4)),
+                _ => _mm256_loadu_si256(blk.add(2) as *const __m256i),
+            };
+            let wneg = if K == 2 {
+                _mm256_sub_epi32(zero, _mm256_dpbusd_epi32(zero, _mm256_set1_epi8(-128), qx))
+            } else {
+                zero
+            };
+            for r in 0..R {
+                let lanes = match K {
+                    2 => _mm256_dpbusd_epi32(wneg, qy[r], qx),
+                    _ => _mm256_dpbusd_epi32(init[r], qx, qy[r]),
+                };
+                let dd = _mm256_mul_ps(d, yd[r]);
+                acc[c][r] = _mm256_fmadd_ps(dd, _mm256_cvtepi32_ps(lanes), acc[c][r]);
+            }
+        }
+    }
+    let mut res = [[0f32; C]; R];
+    for r in 0..R {
+        for c in 0..C {
+            let mut l = [0f32; 8];
+            _mm256_storeu_ps(l.as_mut_ptr(), acc[c][r]);
+            res[r][c] = hsum8(&l) + summs[c][r];
+        }
+    }
+    res
+}
+
 /// An f16 stored little-endian at `p`, widened with F16C.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,f16c")]
@@ -300,6 +516,22 @@ pub fn quantize_q8(x: &[f32], with_s: bool) -> Q8 {
         d: f16::from_f32(d).to_f32(),
         s,
         qs,
+    }
+}
+
+/// AVX-512 with VNNI (and the 256-bit forms, VL): the 4 x 4 `dpbusd` tiles.
+pub fn has_vnni() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        has_avx2()
+            && std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512bw")
+            && std::is_x86_feature_detected!("avx512vl")
+            && std::is_x86_feature_detected!("avx512vnni")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
     }
 }
 
@@ -390,6 +622,27 @@ mod tests {
         assert_eq!((z.d, z.s, z.qs[0]), (0.0, 0.0, 0));
     }
 
+    #[test]
+    fn vector_quantization_gives_the_scalar_blocks() {
+        let x: Vec<f32> = (0..32 * 40)
+            .map(|i| match i % 97 {
+                0 => 0.5 * (i / 97) as f32, // exact halves: ties to even
+                _ => ((i * 53 % 101) as f32 / 50.0 - 1.0) * (1.0 + (i % 9) as f32),
+            })
+            .chain([0.0; 32]) // an all-zero block
+            .collect();
+        for kind in [Kind::Q4_0, Kind::Q4_1, Kind::Q8_0] {
+            let got = quantize_activations(&x, kind);
+            for (b, g) in x.chunks_exact(32).zip(&got) {
+                let want = quantize_q8(b, kind.activations_carry_sum());
+                assert_eq!(
+                    (g.qs, g.d.to_bits(), g.s.to_bits()),
+                    (want.qs, want.d.to_bits(), want.s.to_bits())
+                );
+            }
+        }
+    }
+
     /// `blocks` weight blocks of `kind` with varied scales, mins and values.
     fn weights(kind: Kind, blocks: usize, seed: u32) -> Vec<u8> {
         let mut r = seed;
@@ -414,23 +667,52 @@ mod tests {
         w
     }
 
+    /// Every weight kind on every loop this CPU can run.
+    fn kinds_and_paths() -> Vec<(Kind, Path)> {
+        let mut paths = vec![Path::Plain];
+        if has_avx2() {
+            paths.push(Path::Avx2);
+        }
+        if has_vnni() {
+            paths.push(Path::Vnni);
+        } else {
+            eprintln!("no AVX-512 VNNI on this CPU: its matmul path is not tested here");
+        }
+        let kinds = [Kind::Q4_0, Kind::Q4_1, Kind::Q8_0];
+        kinds
+            .into_iter()
+            .flat_map(|k| paths.iter().map(move |&p| (k, p)))
+            .collect()
+    }
+
     #[test]
     fn tiled_matmul_gives_every_dot_bit_for_bit() {
         // Sizes that leave partial tiles in both directions; one row is the
         // decode shape (four columns at a time).
-        let (n, k) = (7, 96);
+        let (n, k) = (11, 96);
         for m in [1, 3, 7, 70] {
             let x: Vec<f32> = (0..m * k)
                 .map(|i| ((i * 29 % 89) as f32 / 44.0 - 1.0) * (1.0 + (i % 7) as f32))
                 .collect();
-            for kind in [Kind::Q4_0, Kind::Q4_1, Kind::Q8_0] {
+            for (kind, path) in kinds_and_paths() {
                 let w = weights(kind, n * k / 32, 11);
                 let a = quantize_activations(&x, kind);
-                for cols in [0..n, 1..6, 3..4] {
+                for cols in [0..n, 1..6, 3..4, 2..11] {
                     let mut out = vec![f32::NAN; m * n];
-                    // SAFETY: m * n outputs; the columns are ours.
+                    // SAFETY: m * n outputs; the columns are ours; the CPU
+                    // runs the path.
                     unsafe {
-                        matmul_columns(kind, &w, n, k, &a, m, cols.clone(), out.as_mut_ptr())
+                        matmul_columns_on(
+                            path,
+                            kind,
+                            &w,
+                            n,
+                            k,
+                            &a,
+                            m,
+                            cols.clone(),
+                            out.as_mut_ptr(),
+                        )
                     };
                     let rb = k / 32 * kind.block_bytes();
                     for col in 0..n {
@@ -448,7 +730,7 @@ mod tests {
                             assert_eq!(
                                 got.to_bits(),
                                 want.to_bits(),
-                                "{kind:?} m {m} ({row}, {col})"
+                                "{kind:?} {path:?} m {m} ({row}, {col})"
                             );
                         }
                     }
