@@ -9,6 +9,7 @@
 //! Other formats go through candle's `QMatMul`.
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{Device, Module, Result, Tensor};
+use reportlens_kernels::q8_packed::{matmul_packed, pack_q8_0};
 use reportlens_kernels::{matmul_columns, quantize_activations_into, Kind, Q8};
 
 use super::rows::par_rows_mut;
@@ -37,22 +38,22 @@ impl Linear {
         };
         let (n, k) = t.shape().dims2()?;
         match (on_cpu, kind) {
-            (true, Some(kind)) => Ok(Linear::Ggml(GgmlMatrix {
+            (true, Some(kind)) => Ok(Linear::Ggml(GgmlMatrix::new(
                 kind,
                 n,
                 k,
-                data: t.data()?.into_owned(),
-            })),
+                t.data()?.into_owned(),
+            ))),
             (true, None) if requantized_on_cpu(t.dtype()) && k.is_multiple_of(32) => {
                 let dense = t.dequantize(&Device::Cpu)?;
                 drop(t);
                 let q8 = QTensor::quantize(&dense, GgmlDType::Q8_0)?;
-                Ok(Linear::Ggml(GgmlMatrix {
-                    kind: Kind::Q8_0,
+                Ok(Linear::Ggml(GgmlMatrix::new(
+                    Kind::Q8_0,
                     n,
                     k,
-                    data: q8.data()?.into_owned(),
-                }))
+                    q8.data()?.into_owned(),
+                )))
             }
             _ => Ok(Linear::Candle(QMatMul::from_arc(std::sync::Arc::new(t))?)),
         }
@@ -108,13 +109,39 @@ pub fn forward_each<const N: usize>(ws: [&Linear; N], x: &Tensor) -> Result<[Ten
     Ok(outs.try_into().expect("one output per weight"))
 }
 
-/// Raw ggml blocks of an `(n, k)` matrix, row-major.
+/// Raw ggml blocks of an `(n, k)` matrix, row-major; Q8_0 re-laid for the
+/// VNNI kernels where the CPU has them (`packed`).
 #[derive(Debug, Clone)]
 pub struct GgmlMatrix {
     kind: Kind,
     n: usize,
     k: usize,
     data: Vec<u8>,
+    packed: bool,
+}
+
+impl GgmlMatrix {
+    fn new(kind: Kind, n: usize, k: usize, data: Vec<u8>) -> Self {
+        match (kind == Kind::Q8_0)
+            .then(|| pack_q8_0(&data, n, k))
+            .flatten()
+        {
+            Some(data) => Self {
+                kind,
+                n,
+                k,
+                data,
+                packed: true,
+            },
+            None => Self {
+                kind,
+                n,
+                k,
+                data,
+                packed: false,
+            },
+        }
+    }
 }
 
 /// Output columns per unit of work: every row of `x` reuses a unit's weights.
@@ -170,16 +197,12 @@ fn forward_ggml(ms: &[&GgmlMatrix], x: &Tensor) -> Result<Vec<Tensor>> {
             // SAFETY: output `i` holds m * n values and each unit's columns
             // belong to exactly one worker.
             unsafe {
-                matmul_columns(
-                    w.kind,
-                    &w.data,
-                    w.n,
-                    w.k,
-                    acts,
-                    m,
-                    cols,
-                    ptrs[i] as *mut f32,
-                )
+                let out = ptrs[i] as *mut f32;
+                if w.packed {
+                    matmul_packed(&w.data, w.n, w.k, acts, m, cols, out)
+                } else {
+                    matmul_columns(w.kind, &w.data, w.n, w.k, acts, m, cols, out)
+                }
             };
             u = end;
         }
