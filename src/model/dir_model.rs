@@ -14,7 +14,7 @@ use super::checkpoint::Checkpoint;
 use super::config::{read_dir_config, DirConfig};
 use super::device::{device_kind, select_device, DeviceKind};
 use super::info::dir_name;
-use super::llama::{LayerWeights, Linear, Llama, LlamaWeights, ModelOptions};
+use super::llama::{Embedding, LayerWeights, Linear, Llama, LlamaWeights, ModelOptions};
 use super::load::{check_memory, estimate_with_weights, Engine, LoadOptions, MemoryEstimate};
 use super::template::ChatTemplate;
 use super::{load_tokenizer, ModelError};
@@ -358,7 +358,7 @@ fn load_weights(
         None => linear(&table[0], embed.clone())?,
     };
     Ok(LlamaWeights {
-        embed,
+        embed: Embedding::Dense(embed),
         layers,
         norm,
         lm_head,

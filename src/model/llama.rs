@@ -9,6 +9,7 @@
 //! online-softmax kernel (`attention.rs`), GQA without copies.
 use candle_core::quantized::QMatMul;
 
+pub use super::embedding::Embedding;
 use super::quant::forward_each;
 pub use super::quant::Linear;
 use super::rows::par_rows_mut;
@@ -108,8 +109,8 @@ pub struct LayerWeights {
 /// Every weight of the model, quantized or dense, already on the device.
 #[derive(Debug, Clone)]
 pub struct LlamaWeights {
-    /// (vocab, hidden), f32: rows are gathered per token.
-    pub embed: Tensor,
+    /// (vocab, hidden): rows are gathered per token.
+    pub embed: Embedding,
     pub layers: Vec<LayerWeights>,
     pub norm: Tensor,
     /// (vocab, hidden); the embedding again when the output is tied.
@@ -358,8 +359,7 @@ impl Llama {
             .ensure(end, max, cfg.num_kv_heads, cfg.head_dim, &self.device)?;
         let (cos, sin) = rope_tables(cfg, self.rope_base, offset, l, &self.device)?;
 
-        let ids = Tensor::new(tokens, &self.device)?;
-        let mut x = self.w.embed.index_select(&ids, 0)?.unsqueeze(0)?; // (1, L, hidden)
+        let mut x = self.w.embed.lookup(tokens, &self.device)?.unsqueeze(0)?; // (1, L, hidden)
         let eps = cfg.rms_norm_eps;
         let (nh, nkv, hd) = (cfg.num_heads, cfg.num_kv_heads, cfg.head_dim);
         for (i, lw) in self.w.layers.iter().enumerate() {
@@ -613,7 +613,7 @@ mod tests {
         let embed = rand((cfg.vocab_size, hs), 2.0)?;
         Ok(LlamaWeights {
             lm_head: Linear::dense(embed.clone()),
-            embed,
+            embed: Embedding::Dense(embed),
             layers,
             norm: Tensor::ones(hs, DType::F32, dev)?,
         })
@@ -686,8 +686,7 @@ mod tests {
                 _ => candle_core::bail!("dense only"),
             }
         };
-        let ids = Tensor::new(tokens, &dev)?;
-        let mut x = w.embed.index_select(&ids, 0)?; // (L, hidden)
+        let mut x = w.embed.lookup(tokens, &dev)?; // (L, hidden)
         let mut mask = vec![0f32; l * l];
         for i in 0..l {
             for j in i + 1..l {

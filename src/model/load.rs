@@ -11,7 +11,8 @@ use serde::Serialize;
 
 use super::device::{available_memory, device_kind, human_bytes, select_device, DeviceKind};
 use super::llama::{
-    LayerWeights, Linear, Llama, LlamaConfig, LlamaWeights, ModelOptions, RopeScaling, RopeStyle,
+    Embedding, LayerWeights, Linear, Llama, LlamaConfig, LlamaWeights, ModelOptions, RopeScaling,
+    RopeStyle,
 };
 use super::quant::requantized_on_cpu;
 use super::template::ChatTemplate;
@@ -240,8 +241,7 @@ fn load_gguf_weights(
     };
 
     let embd_q = read("token_embd.weight", &[cfg.vocab_size, hs])?;
-    let embed = embd_q
-        .dequantize(device)
+    let embed = Embedding::from_qtensor(&embd_q, device)
         .map_err(|e| runtime(path, format!("tensor `token_embd.weight`: {e}")))?;
     let mut layers = Vec::with_capacity(cfg.num_layers);
     for i in 0..cfg.num_layers {
@@ -299,16 +299,22 @@ pub fn estimate_memory(
         // candle keeps F16/BF16 matmul weights dequantized to f32; other
         // formats without a fast CPU kernel are held as Q8_0 (the memory
         // check is for CPU runs).
+        // Q8_0 is held re-laid with f32 scales (36 bytes a block).
         let held = match info.ggml_dtype {
             GgmlDType::F16 | GgmlDType::BF16 => elems * 4,
+            GgmlDType::Q8_0 if info.shape.dims().len() == 2 => elems / 32 * 36,
             d if requantized_on_cpu(d) && info.shape.dims().len() == 2 => {
-                (elems / 32 * 34).max(stored)
+                (elems / 32 * 36).max(stored)
             }
             _ => stored,
         };
         weights += held;
         if name == "token_embd.weight" {
-            weights += elems * 4; // the f32 copy rows are gathered from
+            // The table rows are gathered from, as stored (f32 if dense).
+            weights += match info.ggml_dtype {
+                GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16 => elems * 4,
+                _ => stored,
+            };
         }
     }
     estimate_with_weights(cfg, weights, 0, opts)

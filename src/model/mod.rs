@@ -7,6 +7,7 @@ pub mod config;
 pub mod convert;
 pub mod device;
 pub mod dir_model;
+mod embedding;
 mod error;
 pub mod generate;
 mod gguf_vocab;
