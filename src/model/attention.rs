@@ -11,7 +11,10 @@
 //! cache everything is f32.
 use candle_core::{DType, Device, Result, Storage, Tensor};
 use half::f16;
-use reportlens_kernels::attention::{row_f16, row_f32, tile_f16, RowFn, Shape, TILE};
+use reportlens_kernels::attention::{
+    merge_split_kv, row_f16, row_f32, split_kv_part, split_kv_parts, splits_kv, tile_f16, Partial,
+    RowFn, Shape, TILE,
+};
 
 /// Attention of `q` `(L, H, D)` (f32, positions `offset..offset+L`) over the
 /// cached `k`, `v` `(offset + L, H_kv, D)` (both f32 or both f16).
@@ -56,6 +59,8 @@ pub fn causal_attention_cpu(q: &Tensor, k: &Tensor, v: &Tensor, offset: usize) -
             let vd = cpu_slice::<f16>(&vg, vl.start_offset())?;
             if l >= TILE {
                 run_tiles(&shape, q_data, kd, vd, &mut out);
+            } else if splits_kv(&shape) {
+                run_split_kv(&shape, q_data, kd, vd, &mut out);
             } else {
                 run(&shape, q_data, kd, vd, &mut out, row_f16);
             }
@@ -72,22 +77,49 @@ fn pool_threads() -> usize {
     *THREADS.get_or_init(crate::model::device::cpu_threads)
 }
 
-/// Splits the (row, head) pairs over candle's CPU thread pool.
+/// Splits (row, group of heads) units over candle's CPU thread pool. A
+/// group steps through its keys together (see `row_f16`); groups are sized
+/// so that a decode step's heads split evenly between the threads, at most
+/// six to a group.
 fn run<T: Sync>(sh: &Shape, q: &[f32], k: &[T], v: &[T], out: &mut [f32], row: RowFn<T>) {
-    let units = sh.l * sh.nh;
+    let per_thread = sh.nh.div_ceil(sh.threads.max(1));
+    let g = per_thread.div_ceil(per_thread.div_ceil(6)).max(1);
+    let groups = sh.nh.div_ceil(g);
+    let units = sh.l * groups;
     let out_ptr = out.as_mut_ptr() as usize;
     let d = sh.d;
     candle_core::utils::barrier_pool().execute_chunked(units, |range| {
         for u in range {
-            let (i, h) = (u / sh.nh, u % sh.nh);
-            // SAFETY: each unit writes its own disjoint `d`-long slice of `out`,
-            // which outlives the pool call.
-            let dst =
-                unsafe { std::slice::from_raw_parts_mut((out_ptr as *mut f32).add(u * d), d) };
-            let qrow = &q[u * d..(u + 1) * d];
-            row(sh, qrow, k, v, i, h, dst);
+            let (i, gi) = (u / groups, u % groups);
+            let heads = gi * g..((gi + 1) * g).min(sh.nh);
+            let span = (i * sh.nh + heads.start) * d..(i * sh.nh + heads.end) * d;
+            // SAFETY: each unit writes its own disjoint span of `out`, which
+            // outlives the pool call.
+            let dst = unsafe {
+                std::slice::from_raw_parts_mut((out_ptr as *mut f32).add(span.start), span.len())
+            };
+            row(sh, &q[span], k, v, i, heads, dst);
         }
     });
+}
+
+/// A long decode step as llama.cpp runs it: each thread takes a range of
+/// the keys for every head, and the ranges merge in order.
+fn run_split_kv(sh: &Shape, q: &[f32], k: &[f16], v: &[f16], out: &mut [f32]) {
+    let n = split_kv_parts(sh);
+    let parts: Vec<std::sync::Mutex<Vec<Partial>>> =
+        (0..n).map(|_| std::sync::Mutex::new(Vec::new())).collect();
+    candle_core::utils::barrier_pool().execute_chunked(n, |range| {
+        for t in range {
+            let part = split_kv_part(sh, &q[..sh.nh * sh.d], k, v, t);
+            *parts[t].lock().unwrap_or_else(|e| e.into_inner()) = part;
+        }
+    });
+    let parts: Vec<Vec<Partial>> = parts
+        .into_iter()
+        .map(|p| p.into_inner().unwrap_or_else(|e| e.into_inner()))
+        .collect();
+    merge_split_kv(sh, &parts, out);
 }
 
 /// Splits (64-row tile, head) pairs of an f16-cache chunk over the pool, as

@@ -1,5 +1,7 @@
 //! One (query row, head) of causal attention over a KV cache with an online
 //! softmax, f32 or with llama.cpp's f16 flash-attention numerics.
+use std::ops::Range;
+
 use half::f16;
 
 #[derive(Clone, Copy)]
@@ -21,18 +23,32 @@ pub struct Shape {
     pub threads: usize,
 }
 
-/// A row kernel: `(shape, q row, keys, values, row index, head, out)`.
-pub type RowFn<T> = fn(&Shape, &[f32], &[T], &[T], usize, usize, &mut [f32]);
+/// A row kernel: `(shape, q, keys, values, row index, heads, out)`, where
+/// `q` and `out` hold the row's `heads` one after the other (`d` each).
+pub type RowFn<T> = fn(&Shape, &[f32], &[T], &[T], usize, Range<usize>, &mut [f32]);
 
 /// f32 cache: scores for every visible key, then one softmax and one
 /// weighted sum of the values (exact f32, not llama.cpp's rounding).
-pub fn row_f32(sh: &Shape, q: &[f32], k: &[f32], v: &[f32], i: usize, h: usize, dst: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if fast() {
-        // SAFETY: the CPU has AVX2, FMA and F16C (checked once).
-        return unsafe { row_f32_avx2(sh, q, k, v, i, h, dst) };
+pub fn row_f32(
+    sh: &Shape,
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    i: usize,
+    heads: Range<usize>,
+    dst: &mut [f32],
+) {
+    let d = sh.d;
+    for (j, h) in heads.enumerate() {
+        let (qh, out) = (&q[j * d..(j + 1) * d], &mut dst[j * d..(j + 1) * d]);
+        #[cfg(target_arch = "x86_64")]
+        if fast() {
+            // SAFETY: the CPU has AVX2, FMA and F16C (checked once).
+            unsafe { row_f32_avx2(sh, qh, k, v, i, h, out) };
+            continue;
+        }
+        row_f32_body(sh, qh, k, v, i, h, out)
     }
-    row_f32_body(sh, q, k, v, i, h, dst)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -113,14 +129,25 @@ fn fast() -> bool {
 /// f16 cache, llama.cpp's numerics (`flash_attn_ext_f16_one_chunk`): q
 /// rounded to f16, scores by `ggml_vec_dot_f16` (lanes as `lanes` says),
 /// an f16 value accumulator updated by fused multiply-adds and rescaled in
-/// place, the softmax sum fused as GCC compiles `S = S*ms + vs`.
-pub fn row_f16(sh: &Shape, q: &[f32], k: &[f16], v: &[f16], i: usize, h: usize, dst: &mut [f32]) {
+/// place, the softmax sum fused as GCC compiles `S = S*ms + vs`. The heads
+/// of a call step through the keys together: each key's update waits on
+/// the last one's (through the accumulator), and independent heads fill
+/// that wait.
+pub fn row_f16(
+    sh: &Shape,
+    q: &[f32],
+    k: &[f16],
+    v: &[f16],
+    i: usize,
+    heads: Range<usize>,
+    dst: &mut [f32],
+) {
     #[cfg(target_arch = "x86_64")]
     if fast() {
         // SAFETY: the CPU has AVX2, FMA and F16C (checked once).
-        return unsafe { row_f16_avx2(sh, q, k, v, i, h, dst) };
+        return unsafe { row_f16_avx2(sh, q, k, v, i, heads, dst) };
     }
-    row_f16_body(sh, q, k, v, i, h, dst)
+    row_f16_body(sh, q, k, v, i, heads, dst)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -131,10 +158,10 @@ unsafe fn row_f16_avx2(
     k: &[f16],
     v: &[f16],
     i: usize,
-    h: usize,
+    heads: Range<usize>,
     dst: &mut [f32],
 ) {
-    row_f16_body(sh, q, k, v, i, h, dst)
+    row_f16_body(sh, q, k, v, i, heads, dst)
 }
 
 /// Rounds to f16 and back (what storing into ggml's f16 accumulator does).
@@ -197,17 +224,33 @@ unsafe fn f16_update_avx2(acc: &mut [f32], x: Option<&[f16]>, s: f32) {
 }
 
 #[inline(always)]
-fn row_f16_body(sh: &Shape, q: &[f32], k: &[f16], v: &[f16], i: usize, h: usize, dst: &mut [f32]) {
+fn row_f16_body(
+    sh: &Shape,
+    q: &[f32],
+    k: &[f16],
+    v: &[f16],
+    i: usize,
+    heads: Range<usize>,
+    dst: &mut [f32],
+) {
+    if splits_kv(sh) && heads == (0..sh.nh) {
+        let parts: Vec<_> = (0..split_kv_parts(sh))
+            .map(|t| split_kv_part_body(sh, q, k, v, t))
+            .collect();
+        return merge_split_kv(sh, &parts, dst);
+    }
+    assert!(
+        !splits_kv(sh),
+        "a split decode step takes every head at once"
+    );
     let q16: Vec<f32> = q.iter().map(|&x| via_f16(x)).collect();
     let n_vis = sh.offset + i + 1;
-    let cells = padded_cells(n_vis);
-    if sh.l == 1 && cells >= SPLIT_KV_MIN {
-        return split_kv(sh, &q16, k, v, h, n_vis, cells, dst);
-    }
-    let part = chunk_f16(sh, &q16, k, v, h, 0..n_vis);
-    let inv = 1.0 / part.s;
-    for (o, &a) in dst.iter_mut().zip(&part.acc) {
-        *o = a * inv;
+    let parts = chunk_f16(sh, &q16, k, v, heads, 0..n_vis);
+    for (part, out) in parts.iter().zip(dst.chunks_exact_mut(sh.d)) {
+        let inv = 1.0 / part.s;
+        for (o, &a) in out.iter_mut().zip(&part.acc) {
+            *o = a * inv;
+        }
     }
 }
 
@@ -230,9 +273,9 @@ pub fn set_split_threads(n: usize) {
 /// between threads and merges the partial softmaxes.
 const SPLIT_KV_MIN: usize = 512;
 
-/// The online softmax over `keys` unnormalised: running max, sum and the
-/// f16 value accumulator (held as f32).
-struct Partial {
+/// The online softmax over some keys, unnormalised: running max, sum and
+/// the f16 value accumulator (held as f32).
+pub struct Partial {
     m: f32,
     s: f32,
     acc: Vec<f32>,
@@ -244,87 +287,122 @@ fn chunk_f16(
     q16: &[f32],
     k: &[f16],
     v: &[f16],
-    h: usize,
-    keys: std::ops::Range<usize>,
-) -> Partial {
-    let (d, kvh) = (sh.d, h / (sh.nh / sh.nkv));
+    heads: Range<usize>,
+    keys: Range<usize>,
+) -> Vec<Partial> {
+    let d = sh.d;
     let stride = sh.nkv * d;
     let lanes = DotLanes::detect();
-    // f16 values widened exactly; the accumulator holds f16 values as f32.
+    // f16 values widened exactly; the accumulators hold f16 values as f32.
     let mut krow = vec![0f32; d];
-    let mut acc = vec![0f32; d];
-    let mut m = f32::NEG_INFINITY;
-    let mut sum = 0f32;
+    let mut parts: Vec<Partial> = heads
+        .clone()
+        .map(|_| Partial {
+            m: f32::NEG_INFINITY,
+            s: 0.0,
+            acc: vec![0f32; d],
+        })
+        .collect();
+    let kv_of: Vec<usize> = heads.map(|h| h / (sh.nh / sh.nkv) * d).collect();
     for j in keys {
-        let base = j * stride + kvh * d;
-        let score = fast_dot_f16(lanes, q16, &k[base..base + d]).unwrap_or_else(|| {
-            widen::<false>(&k[base..base + d], &mut krow);
-            dot_f16(lanes, q16, &krow)
-        }) * sh.scale;
-        let mut ms = 1.0f32;
-        let mut vs = 1.0f32;
-        if score > m {
-            ms = (m - score).exp();
-            m = score;
-            scale_f16(&mut acc, ms);
-        } else {
-            vs = (score - m).exp();
+        for (hi, p) in parts.iter_mut().enumerate() {
+            let base = j * stride + kv_of[hi];
+            let qh = &q16[hi * d..(hi + 1) * d];
+            let score = fast_dot_f16(lanes, qh, &k[base..base + d]).unwrap_or_else(|| {
+                widen::<false>(&k[base..base + d], &mut krow);
+                dot_f16(lanes, qh, &krow)
+            }) * sh.scale;
+            let mut ms = 1.0f32;
+            let mut vs = 1.0f32;
+            if score > p.m {
+                ms = (p.m - score).exp();
+                p.m = score;
+                scale_f16(&mut p.acc, ms);
+            } else {
+                vs = (score - p.m).exp();
+            }
+            mad_f16(&mut p.acc, &v[base..base + d], vs);
+            p.s = p.s.mul_add(ms, vs);
         }
-        mad_f16(&mut acc, &v[base..base + d], vs);
-        sum = sum.mul_add(ms, vs);
     }
-    Partial { m, s: sum, acc }
+    parts
 }
 
-/// llama.cpp's split-KV decode: thread `t` of `threads` takes cells
-/// `t * ceil(cells / threads)..`, masked cells (past the query) are skipped,
-/// and the partials merge in thread order, fused as GCC compiles
-/// `a * so + b * sn`.
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn split_kv(
-    sh: &Shape,
-    q16: &[f32],
-    k: &[f16],
-    v: &[f16],
-    h: usize,
-    n_vis: usize,
-    cells: usize,
-    dst: &mut [f32],
-) {
-    let nth = match SPLIT_THREADS.load(std::sync::atomic::Ordering::Relaxed) {
+/// Whether a chunk of `sh` is a decode step llama.cpp splits by keys: one
+/// query over at least `SPLIT_KV_MIN` padded cells.
+pub fn splits_kv(sh: &Shape) -> bool {
+    sh.l == 1 && padded_cells(sh.offset + 1) >= SPLIT_KV_MIN
+}
+
+/// The number of key ranges a split decode step takes (llama.cpp's thread
+/// count: `set_split_threads`, else the pool's).
+pub fn split_kv_parts(sh: &Shape) -> usize {
+    match SPLIT_THREADS.load(std::sync::atomic::Ordering::Relaxed) {
         0 => sh.threads.max(1),
         n => n,
-    };
-    let chunk = cells.div_ceil(nth);
-    let mut m = f32::NEG_INFINITY;
-    let mut s = 0f32;
-    dst.fill(0.0);
-    for t in 0..nth {
-        let start = t * chunk;
-        if start >= cells {
-            continue;
-        }
-        let end = (start + chunk).min(cells).min(n_vis);
-        if start >= end {
-            continue;
-        }
-        let part = chunk_f16(sh, q16, k, v, h, start..end);
-        if part.s == 0.0 {
-            continue;
-        }
-        let m_new = m.max(part.m);
-        let so = (m - m_new).exp();
-        let sn = (part.m - m_new).exp();
-        for (o, &a) in dst.iter_mut().zip(&part.acc) {
-            *o = o.mul_add(so, a * sn);
-        }
-        s = s.mul_add(so, part.s * sn);
-        m = m_new;
     }
-    if s != 0.0 {
-        let inv = 1.0 / s;
-        dst.iter_mut().for_each(|a| *a *= inv);
+}
+
+/// Part `t` of a split decode step (see `splits_kv`) for every head: llama.cpp's
+/// thread `t` of `split_kv_parts` takes cells `t * ceil(cells / parts)..`,
+/// masked cells (past the query) skipped. `q` holds the row's heads.
+pub fn split_kv_part(sh: &Shape, q: &[f32], k: &[f16], v: &[f16], t: usize) -> Vec<Partial> {
+    #[cfg(target_arch = "x86_64")]
+    if fast() {
+        // SAFETY: the CPU has AVX2, FMA and F16C (checked once).
+        return unsafe { split_kv_part_avx2(sh, q, k, v, t) };
+    }
+    split_kv_part_body(sh, q, k, v, t)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn split_kv_part_avx2(
+    sh: &Shape,
+    q: &[f32],
+    k: &[f16],
+    v: &[f16],
+    t: usize,
+) -> Vec<Partial> {
+    split_kv_part_body(sh, q, k, v, t)
+}
+
+#[inline(always)]
+fn split_kv_part_body(sh: &Shape, q: &[f32], k: &[f16], v: &[f16], t: usize) -> Vec<Partial> {
+    let q16: Vec<f32> = q.iter().map(|&x| via_f16(x)).collect();
+    let n_vis = sh.offset + 1;
+    let cells = padded_cells(n_vis);
+    let chunk = cells.div_ceil(split_kv_parts(sh));
+    let start = (t * chunk).min(n_vis);
+    let end = (start + chunk).min(n_vis);
+    chunk_f16(sh, &q16, k, v, 0..sh.nh, start..end)
+}
+
+/// Merges the parts of a split decode step in order into `dst` (all heads),
+/// fused as GCC compiles `a * so + b * sn`; parts with no keys are skipped.
+pub fn merge_split_kv(sh: &Shape, parts: &[Vec<Partial>], dst: &mut [f32]) {
+    let d = sh.d;
+    dst.fill(0.0);
+    for (hi, out) in dst.chunks_exact_mut(d).enumerate() {
+        let mut m = f32::NEG_INFINITY;
+        let mut s = 0f32;
+        for part in parts.iter().map(|p| &p[hi]) {
+            if part.s == 0.0 {
+                continue;
+            }
+            let m_new = m.max(part.m);
+            let so = (m - m_new).exp();
+            let sn = (part.m - m_new).exp();
+            for (o, &a) in out.iter_mut().zip(&part.acc) {
+                *o = o.mul_add(so, a * sn);
+            }
+            s = s.mul_add(so, part.s * sn);
+            m = m_new;
+        }
+        if s != 0.0 {
+            let inv = 1.0 / s;
+            out.iter_mut().for_each(|a| *a *= inv);
+        }
     }
 }
 
@@ -767,5 +845,76 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Keys, values and a query row for `nh` heads over `s` positions.
+    fn cache(s: usize, nkv: usize, nh: usize, d: usize) -> (Vec<f16>, Vec<f16>, Vec<f32>) {
+        let val = |i: usize, m: usize| ((i * m % 97) as f32 / 48.0 - 1.0) * 1.3;
+        let k = (0..s * nkv * d)
+            .map(|i| f16::from_f32(val(i, 17)))
+            .collect();
+        let v = (0..s * nkv * d)
+            .map(|i| f16::from_f32(val(i, 23)))
+            .collect();
+        let q = (0..nh * d).map(|i| val(i, 31)).collect();
+        (k, v, q)
+    }
+
+    #[test]
+    fn heads_together_give_each_heads_bits() {
+        // A prefill row (no split): a group of heads against one at a time.
+        let (nh, nkv, d, offset) = (6, 2, 64, 40);
+        let (k, v, q) = cache(offset + 3, nkv, nh, d);
+        let sh = Shape {
+            l: 3,
+            nh,
+            nkv,
+            d,
+            offset,
+            scale: 0.125,
+            threads: 2,
+        };
+        let mut together = vec![0f32; nh * d];
+        row_f16(&sh, &q, &k, &v, 1, 0..nh, &mut together);
+        for h in 0..nh {
+            let mut one = vec![0f32; d];
+            row_f16(&sh, &q[h * d..(h + 1) * d], &k, &v, 1, h..h + 1, &mut one);
+            let same = one
+                .iter()
+                .zip(&together[h * d..])
+                .all(|(a, b)| a.to_bits() == b.to_bits());
+            assert!(same, "head {h}");
+        }
+    }
+
+    #[test]
+    fn split_decode_parts_merge_to_the_sequential_result() {
+        // 700 visible keys: padded to 768 cells, split three ways, the last
+        // part partly masked.
+        let (nh, nkv, d, offset) = (4, 2, 64, 699);
+        let (k, v, q) = cache(offset + 1, nkv, nh, d);
+        let sh = Shape {
+            l: 1,
+            nh,
+            nkv,
+            d,
+            offset,
+            scale: 0.125,
+            threads: 3,
+        };
+        assert!(splits_kv(&sh));
+        let mut sequential = vec![0f32; nh * d];
+        row_f16(&sh, &q, &k, &v, 0, 0..nh, &mut sequential);
+        let parts: Vec<_> = (0..split_kv_parts(&sh))
+            .map(|t| split_kv_part(&sh, &q, &k, &v, t))
+            .collect();
+        let mut merged = vec![0f32; nh * d];
+        merge_split_kv(&sh, &parts, &mut merged);
+        assert!(merged.iter().all(|x| x.is_finite()));
+        let same = merged
+            .iter()
+            .zip(&sequential)
+            .all(|(a, b)| a.to_bits() == b.to_bits());
+        assert!(same);
     }
 }
