@@ -9,7 +9,8 @@
 //! Other formats go through candle's `QMatMul`.
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{Device, Module, Result, Tensor};
-use reportlens_kernels::q8_packed::{matmul_packed, pack_q8_0};
+use reportlens_kernels::q4_1_packed::{matmul_packed as q4_1_packed, pack_q4_1};
+use reportlens_kernels::q8_packed::{matmul_packed as q8_0_packed, pack_q8_0};
 use reportlens_kernels::{matmul_columns, quantize_activations_into, Kind, Q8};
 
 use super::rows::par_rows_mut;
@@ -109,37 +110,38 @@ pub fn forward_each<const N: usize>(ws: [&Linear; N], x: &Tensor) -> Result<[Ten
     Ok(outs.try_into().expect("one output per weight"))
 }
 
-/// Raw ggml blocks of an `(n, k)` matrix, row-major; Q8_0 re-laid for the
-/// VNNI kernels where the CPU has them (`packed`).
+/// Raw ggml blocks of an `(n, k)` matrix, row-major, or Q8_0 / Q4_1 re-laid
+/// for the VNNI kernels where the CPU has them.
 #[derive(Debug, Clone)]
 pub struct GgmlMatrix {
     kind: Kind,
     n: usize,
     k: usize,
     data: Vec<u8>,
-    packed: bool,
+    layout: Layout,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    Ggml,
+    PackedQ8_0,
+    PackedQ4_1,
 }
 
 impl GgmlMatrix {
     fn new(kind: Kind, n: usize, k: usize, data: Vec<u8>) -> Self {
-        match (kind == Kind::Q8_0)
-            .then(|| pack_q8_0(&data, n, k))
-            .flatten()
-        {
-            Some(data) => Self {
-                kind,
-                n,
-                k,
-                data,
-                packed: true,
-            },
-            None => Self {
-                kind,
-                n,
-                k,
-                data,
-                packed: false,
-            },
+        let packed = match kind {
+            Kind::Q8_0 => pack_q8_0(&data, n, k).map(|d| (d, Layout::PackedQ8_0)),
+            Kind::Q4_1 => pack_q4_1(&data, n, k).map(|d| (d, Layout::PackedQ4_1)),
+            Kind::Q4_0 => None,
+        };
+        let (data, layout) = packed.unwrap_or((data, Layout::Ggml));
+        Self {
+            kind,
+            n,
+            k,
+            data,
+            layout,
         }
     }
 }
@@ -198,10 +200,10 @@ fn forward_ggml(ms: &[&GgmlMatrix], x: &Tensor) -> Result<Vec<Tensor>> {
             // belong to exactly one worker.
             unsafe {
                 let out = ptrs[i] as *mut f32;
-                if w.packed {
-                    matmul_packed(&w.data, w.n, w.k, acts, m, cols, out)
-                } else {
-                    matmul_columns(w.kind, &w.data, w.n, w.k, acts, m, cols, out)
+                match w.layout {
+                    Layout::PackedQ8_0 => q8_0_packed(&w.data, w.n, w.k, acts, m, cols, out),
+                    Layout::PackedQ4_1 => q4_1_packed(&w.data, w.n, w.k, acts, m, cols, out),
+                    Layout::Ggml => matmul_columns(w.kind, &w.data, w.n, w.k, acts, m, cols, out),
                 }
             };
             u = end;
