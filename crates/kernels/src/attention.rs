@@ -814,15 +814,7 @@ mod tests {
         // starts past a cached prefix and ends inside a key tile.
         for d in [64usize, 80, 128] {
             let (nh, nkv, offset, l) = (4, 2, 37, 100);
-            let s = offset + l;
-            let val = |i: usize, m: usize| ((i * m % 97) as f32 / 48.0 - 1.0) * 1.7;
-            let q: Vec<f32> = (0..l * nh * d).map(|i| val(i, 31)).collect();
-            let k: Vec<f16> = (0..s * nkv * d)
-                .map(|i| f16::from_f32(val(i, 17)))
-                .collect();
-            let v: Vec<f16> = (0..s * nkv * d)
-                .map(|i| f16::from_f32(val(i, 23)))
-                .collect();
+            let (k, v, q) = cache(offset + l, nkv, l * nh, d);
             let sh = Shape {
                 l,
                 nh,
@@ -837,18 +829,15 @@ mod tests {
                     let plain = tile_f16_body::<false>(&sh, &q, &k, &v, rows.clone(), h);
                     let simd = tile_f16(&sh, &q, &k, &v, rows.clone(), h);
                     assert!(plain.iter().all(|x| x.is_finite()));
-                    let same = plain
-                        .iter()
-                        .zip(&simd)
-                        .all(|(a, b)| a.to_bits() == b.to_bits());
-                    assert!(same, "d {d} head {h} rows {rows:?}");
+                    assert!(same_bits(&plain, &simd), "d {d} head {h} rows {rows:?}");
                 }
             }
         }
     }
 
-    /// Keys, values and a query row for `nh` heads over `s` positions.
-    fn cache(s: usize, nkv: usize, nh: usize, d: usize) -> (Vec<f16>, Vec<f16>, Vec<f32>) {
+    /// Keys and values over `s` positions, and `q_heads` query heads (all
+    /// heads of all query rows).
+    fn cache(s: usize, nkv: usize, q_heads: usize, d: usize) -> (Vec<f16>, Vec<f16>, Vec<f32>) {
         let val = |i: usize, m: usize| ((i * m % 97) as f32 / 48.0 - 1.0) * 1.3;
         let k = (0..s * nkv * d)
             .map(|i| f16::from_f32(val(i, 17)))
@@ -856,8 +845,13 @@ mod tests {
         let v = (0..s * nkv * d)
             .map(|i| f16::from_f32(val(i, 23)))
             .collect();
-        let q = (0..nh * d).map(|i| val(i, 31)).collect();
+        let q = (0..q_heads * d).map(|i| val(i, 31)).collect();
         (k, v, q)
+    }
+
+    /// The same values bit for bit (as many as the shorter has).
+    fn same_bits(a: &[f32], b: &[f32]) -> bool {
+        a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
     }
 
     #[test]
@@ -879,11 +873,7 @@ mod tests {
         for h in 0..nh {
             let mut one = vec![0f32; d];
             row_f16(&sh, &q[h * d..(h + 1) * d], &k, &v, 1, h..h + 1, &mut one);
-            let same = one
-                .iter()
-                .zip(&together[h * d..])
-                .all(|(a, b)| a.to_bits() == b.to_bits());
-            assert!(same, "head {h}");
+            assert!(same_bits(&one, &together[h * d..]), "head {h}");
         }
     }
 
@@ -911,10 +901,6 @@ mod tests {
         let mut merged = vec![0f32; nh * d];
         merge_split_kv(&sh, &parts, &mut merged);
         assert!(merged.iter().all(|x| x.is_finite()));
-        let same = merged
-            .iter()
-            .zip(&sequential)
-            .all(|(a, b)| a.to_bits() == b.to_bits());
-        assert!(same);
+        assert!(same_bits(&merged, &sequential));
     }
 }

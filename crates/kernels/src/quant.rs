@@ -32,12 +32,7 @@ impl Kind {
 
 /// Quantize `x` (a whole number of 32-value blocks) for a weight of `kind`.
 pub fn quantize_activations(x: &[f32], kind: Kind) -> Vec<Q8> {
-    let zero = Q8 {
-        d: 0.0,
-        s: 0.0,
-        qs: [0; 32],
-    };
-    let mut out = vec![zero; x.len() / 32];
+    let mut out = vec![Q8::ZERO; x.len() / 32];
     quantize_activations_into(x, kind, &mut out);
     out
 }
@@ -373,15 +368,7 @@ unsafe fn micro<const K: u8, const R: usize, const C: usize>(
             }
         }
     }
-    let mut res = [[0f32; C]; R];
-    for r in 0..R {
-        for c in 0..C {
-            let mut l = [0f32; 8];
-            _mm256_storeu_ps(l.as_mut_ptr(), acc[c][r]);
-            res[r][c] = hsum8(&l) + summs[c][r];
-        }
-    }
-    res
+    lane_sums(&acc, &summs)
 }
 
 /// `micro` with AVX-512 VNNI: one `dpbusd` per block and pair (unsigned x
@@ -454,11 +441,23 @@ unsafe fn micro_vnni<const K: u8, const R: usize, const C: usize>(
             }
         }
     }
+    lane_sums(&acc, &summs)
+}
+
+/// Each output's eight lanes summed as `hsum_float_8`, plus its separate
+/// `m * s` sum (zero but for Q4_1), as `dot_generic` ends: `[row][col]`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+#[inline]
+pub(crate) unsafe fn lane_sums<const R: usize, const C: usize>(
+    acc: &[[std::arch::x86_64::__m256; R]; C],
+    summs: &[[f32; R]; C],
+) -> [[f32; C]; R] {
     let mut res = [[0f32; C]; R];
     for r in 0..R {
         for c in 0..C {
             let mut l = [0f32; 8];
-            _mm256_storeu_ps(l.as_mut_ptr(), acc[c][r]);
+            std::arch::x86_64::_mm256_storeu_ps(l.as_mut_ptr(), acc[c][r]);
             res[r][c] = hsum8(&l) + summs[c][r];
         }
     }
@@ -517,6 +516,15 @@ pub struct Q8 {
     pub d: f32,
     pub s: f32,
     pub qs: [i8; 32],
+}
+
+impl Q8 {
+    /// An all-zero block (buffers to quantize into).
+    pub const ZERO: Q8 = Q8 {
+        d: 0.0,
+        s: 0.0,
+        qs: [0; 32],
+    };
 }
 
 /// ggml's x86 `quantize_row_q8_1` / `quantize_row_q8_0` for one block.
@@ -629,8 +637,83 @@ fn unpack_nibbles(qs: &[u8], bias: i32, out: &mut [i32; 32]) {
     }
 }
 
+/// Weights, activations and the check that every fast path's dots are
+/// `dot_generic`'s, for the kernel tests here and in `packed`.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    /// `blocks` weight blocks of `kind` with varied scales, mins and values.
+    pub fn weights(kind: Kind, blocks: usize, seed: u32) -> Vec<u8> {
+        let mut r = seed;
+        let mut next = move || {
+            r = r.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (r >> 8) as u8
+        };
+        let mut w = Vec::new();
+        for b in 0..blocks {
+            let d = 0.003 * (b % 7 + 1) as f32 * if b % 3 == 0 { -1.0 } else { 1.0 };
+            w.extend_from_slice(&f16::from_f32(d).to_le_bytes());
+            if kind == Kind::Q4_1 {
+                w.extend_from_slice(&f16::from_f32(-0.02 * (b % 5) as f32).to_le_bytes());
+            }
+            let n = if kind == Kind::Q8_0 { 32 } else { 16 };
+            // Q8_0 bytes stay in ggml's range -127..=127.
+            w.extend((0..n).map(|_| match next() {
+                128 => 129,
+                v => v,
+            }));
+        }
+        w
+    }
+
+    /// `m` rows of `k` activations, varied in sign and scale.
+    pub fn activation_rows(m: usize, k: usize) -> Vec<f32> {
+        (0..m * k)
+            .map(|i| ((i * 29 % 89) as f32 / 44.0 - 1.0) * (1.0 + (i % 7) as f32))
+            .collect()
+    }
+
+    /// `out` (`m x n`, NaN where unwritten) holds `dot_generic`'s bits for
+    /// every column in `cols` and nothing elsewhere.
+    #[allow(clippy::too_many_arguments)]
+    pub fn assert_dots(
+        kind: Kind,
+        w: &[u8],
+        n: usize,
+        k: usize,
+        a: &[Q8],
+        m: usize,
+        cols: &Range<usize>,
+        out: &[f32],
+        label: &str,
+    ) {
+        let (nb, rb) = (k / 32, k / 32 * kind.block_bytes());
+        for col in 0..n {
+            for row in 0..m {
+                let got = out[row * n + col];
+                if !cols.contains(&col) {
+                    assert!(got.is_nan(), "{kind:?} {label} wrote column {col}");
+                    continue;
+                }
+                let want = dot_generic(
+                    kind,
+                    &w[col * rb..(col + 1) * rb],
+                    &a[row * nb..(row + 1) * nb],
+                );
+                assert_eq!(
+                    got.to_bits(),
+                    want.to_bits(),
+                    "{kind:?} {label} ({row}, {col})"
+                );
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::testing::{activation_rows, assert_dots, weights};
     use super::*;
 
     #[test]
@@ -668,30 +751,6 @@ mod tests {
         }
     }
 
-    /// `blocks` weight blocks of `kind` with varied scales, mins and values.
-    fn weights(kind: Kind, blocks: usize, seed: u32) -> Vec<u8> {
-        let mut r = seed;
-        let mut next = move || {
-            r = r.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (r >> 8) as u8
-        };
-        let mut w = Vec::new();
-        for b in 0..blocks {
-            let d = 0.003 * (b % 7 + 1) as f32 * if b % 3 == 0 { -1.0 } else { 1.0 };
-            w.extend_from_slice(&f16::from_f32(d).to_le_bytes());
-            if kind == Kind::Q4_1 {
-                w.extend_from_slice(&f16::from_f32(-0.02 * (b % 5) as f32).to_le_bytes());
-            }
-            let n = if kind == Kind::Q8_0 { 32 } else { 16 };
-            // Q8_0 bytes stay in ggml's range -127..=127.
-            w.extend((0..n).map(|_| match next() {
-                128 => 129,
-                v => v,
-            }));
-        }
-        w
-    }
-
     /// Every weight kind on every loop this CPU can run.
     fn kinds_and_paths() -> Vec<(Kind, Path)> {
         let mut paths = vec![Path::Plain];
@@ -716,9 +775,7 @@ mod tests {
         // decode shape (four columns at a time).
         let (n, k) = (11, 96);
         for m in [1, 3, 7, 70] {
-            let x: Vec<f32> = (0..m * k)
-                .map(|i| ((i * 29 % 89) as f32 / 44.0 - 1.0) * (1.0 + (i % 7) as f32))
-                .collect();
+            let x = activation_rows(m, k);
             for (kind, path) in kinds_and_paths() {
                 let w = weights(kind, n * k / 32, 11);
                 let a = quantize_activations(&x, kind);
@@ -739,26 +796,17 @@ mod tests {
                             out.as_mut_ptr(),
                         )
                     };
-                    let rb = k / 32 * kind.block_bytes();
-                    for col in 0..n {
-                        for row in 0..m {
-                            let got = out[row * n + col];
-                            if !cols.contains(&col) {
-                                assert!(got.is_nan(), "{kind:?} wrote column {col}");
-                                continue;
-                            }
-                            let want = dot_generic(
-                                kind,
-                                &w[col * rb..(col + 1) * rb],
-                                &a[row * k / 32..(row + 1) * k / 32],
-                            );
-                            assert_eq!(
-                                got.to_bits(),
-                                want.to_bits(),
-                                "{kind:?} {path:?} m {m} ({row}, {col})"
-                            );
-                        }
-                    }
+                    assert_dots(
+                        kind,
+                        &w,
+                        n,
+                        k,
+                        &a,
+                        m,
+                        &cols,
+                        &out,
+                        &format!("{path:?} m {m}"),
+                    );
                 }
             }
         }
