@@ -59,14 +59,6 @@ impl Embedding {
             }
         }
     }
-
-    /// Bytes held.
-    pub fn bytes(&self) -> usize {
-        match self {
-            Embedding::Dense(t) => t.elem_count() * t.dtype().size_in_bytes(),
-            Embedding::Quantized { data, .. } => data.len(),
-        }
-    }
 }
 
 #[cfg(test)]

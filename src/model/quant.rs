@@ -7,6 +7,8 @@
 //! also scalar; ours vectorise (AVX2 chosen at run time). The loops live in
 //! the `reportlens-kernels` crate; this module feeds them tensors.
 //! Other formats go through candle's `QMatMul`.
+use std::ops::Range;
+
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{Device, Module, Result, Tensor};
 use reportlens_kernels::q4_1_packed::{matmul_packed as q4_1_packed, pack_q4_1};
@@ -146,6 +148,24 @@ impl GgmlMatrix {
     }
 }
 
+impl GgmlMatrix {
+    /// `out[row * n + col]` for the columns `cols` of all `m` rows.
+    ///
+    /// # Safety
+    /// As `reportlens_kernels::matmul_columns`.
+    unsafe fn columns(&self, acts: &[Q8], m: usize, cols: Range<usize>, out: *mut f32) {
+        let (data, n, k) = (&self.data, self.n, self.k);
+        // SAFETY: the caller's contract; each layout's kernel for its data.
+        unsafe {
+            match self.layout {
+                Layout::PackedQ8_0 => q8_0_packed(data, n, k, acts, m, cols, out),
+                Layout::PackedQ4_1 => q4_1_packed(data, n, k, acts, m, cols, out),
+                Layout::Ggml => matmul_columns(self.kind, data, n, k, acts, m, cols, out),
+            }
+        }
+    }
+}
+
 /// Output columns per unit of work: every row of `x` reuses a unit's weights.
 const UNIT: usize = 8;
 
@@ -166,46 +186,29 @@ fn forward_ggml(ms: &[&GgmlMatrix], x: &Tensor) -> Result<Vec<Tensor>> {
         .to_dtype(candle_core::DType::F32)?
         .to_vec1::<f32>()?;
     let nb = k / 32;
-    let zero = Q8 {
-        d: 0.0,
-        s: 0.0,
-        qs: [0; 32],
-    };
-    let mut acts = vec![zero; m * nb];
+    let mut acts = vec![Q8::ZERO; m * nb];
     let kind0 = ms[0].kind;
     par_rows_mut(&mut acts, nb, |r, row| {
         quantize_activations_into(&xs[r * k..(r + 1) * k], kind0, row)
     });
     let mut outs: Vec<Vec<f32>> = ms.iter().map(|w| vec![0f32; m * w.n]).collect();
     let ptrs: Vec<usize> = outs.iter_mut().map(|o| o.as_mut_ptr() as usize).collect();
-    // Units of every matrix in one list: (matrix, first unit) boundaries.
-    let starts: Vec<usize> = ms
-        .iter()
-        .scan(0, |acc, w| {
-            let s = *acc;
-            *acc += w.n.div_ceil(UNIT);
-            Some(s)
-        })
-        .collect();
-    let total: usize = ms.iter().map(|w| w.n.div_ceil(UNIT)).sum();
+    // Units of every matrix in one list: matrix i has units
+    // bounds[i]..bounds[i + 1].
+    let mut bounds = vec![0];
+    for w in ms {
+        bounds.push(bounds[bounds.len() - 1] + w.n.div_ceil(UNIT));
+    }
     let acts = &acts;
-    candle_core::utils::barrier_pool().execute_chunked(total, |range| {
+    candle_core::utils::barrier_pool().execute_chunked(bounds[ms.len()], |range| {
         let mut u = range.start;
         while u < range.end {
-            let i = starts.partition_point(|&s| s <= u) - 1;
-            let w = ms[i];
-            let end = range.end.min(starts[i] + w.n.div_ceil(UNIT));
-            let cols = (u - starts[i]) * UNIT..(end - starts[i]) * UNIT;
+            let i = bounds.partition_point(|&s| s <= u) - 1;
+            let end = range.end.min(bounds[i + 1]);
+            let cols = (u - bounds[i]) * UNIT..(end - bounds[i]) * UNIT;
             // SAFETY: output `i` holds m * n values and each unit's columns
             // belong to exactly one worker.
-            unsafe {
-                let out = ptrs[i] as *mut f32;
-                match w.layout {
-                    Layout::PackedQ8_0 => q8_0_packed(&w.data, w.n, w.k, acts, m, cols, out),
-                    Layout::PackedQ4_1 => q4_1_packed(&w.data, w.n, w.k, acts, m, cols, out),
-                    Layout::Ggml => matmul_columns(w.kind, &w.data, w.n, w.k, acts, m, cols, out),
-                }
-            };
+            unsafe { ms[i].columns(acts, m, cols, ptrs[i] as *mut f32) };
             u = end;
         }
     });
