@@ -821,6 +821,7 @@ mod tests {
             format: Format::Pdf,
             pages: blocks.iter().map(|b| b.2).max(),
             fallback_pages: Vec::new(),
+            no_text_pages: Vec::new(),
             blocks: blocks
                 .into_iter()
                 .map(|(k, t, p)| {

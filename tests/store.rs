@@ -20,6 +20,7 @@ fn doc(name: &str) -> Document {
         format: Format::Pdf,
         pages: Some(2),
         fallback_pages: Vec::new(),
+        no_text_pages: Vec::new(),
         blocks: vec![
             Block::new(BlockKind::Heading, "Annual results 年度业绩"),
             Block::new(BlockKind::Paragraph, "Revenue rose 12% to RMB6.13 billion."),

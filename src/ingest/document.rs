@@ -34,6 +34,10 @@ pub struct Block {
     /// Table rows and cells, for `BlockKind::Table`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cells: Option<Vec<Vec<String>>>,
+    /// A table's unit line as printed ("(In millions, except per share amounts)",
+    /// "单位：人民币千元"): the scale and currency its figures are in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
 }
 
 impl Block {
@@ -44,6 +48,7 @@ impl Block {
             page: None,
             index: None,
             cells: None,
+            unit: None,
         }
     }
 }
@@ -61,9 +66,13 @@ pub struct Document {
     pub pages: Option<u32>,
     pub blocks: Vec<Block>,
     /// PDF pages (1-based) whose text came from the fallback extractor (lopdf's) because
-    /// pdf-extract failed on them or returned garbage.
+    /// the interpreter failed on them or returned garbage.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fallback_pages: Vec<u32>,
+    /// PDF pages (1-based) that show only images (scans) and were not read: the
+    /// document is incomplete there until OCR exists.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub no_text_pages: Vec<u32>,
 }
 
 impl Document {

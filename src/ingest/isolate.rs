@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::{mpsc, Once};
 use std::time::Duration;
 
-const THREAD_PREFIX: &str = "reportlens-ingest";
+pub(super) const THREAD_PREFIX: &str = "reportlens-ingest";
 
 /// Run `parse` isolated. Parsers recurse over attacker-controlled structures, so the
 /// thread gets a large stack.

@@ -6,6 +6,7 @@
 //! superscript footnote markers, and running headers/footers.
 
 use super::clean::{self, is_cjk, EdgeLine};
+use super::table::{self, CELL_GAP};
 use super::{Block, BlockKind};
 
 /// One drawn glyph (possibly several characters, e.g. a ligature), in page units with
@@ -33,6 +34,32 @@ pub struct Seg {
     pub x0: f32,
     pub x1: f32,
     pub text: String,
+    /// The segment's words (runs without a space), with their extents: what table
+    /// reconstruction splits cells from.
+    pub words: Vec<Word>,
+}
+
+/// A run of glyphs without a word gap.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Word {
+    pub x0: f32,
+    pub x1: f32,
+    pub text: String,
+}
+
+impl Seg {
+    fn new(x0: f32, x1: f32, text: String) -> Self {
+        Seg {
+            x0,
+            x1,
+            words: vec![Word {
+                x0,
+                x1,
+                text: text.clone(),
+            }],
+            text,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -57,8 +84,6 @@ impl Line {
     }
 }
 
-/// Gap (in font sizes) above which a line is split into separate cells.
-const CELL_GAP: f32 = 1.5;
 /// Gap (in font sizes) above which two Latin glyphs get a space between them.
 const WORD_GAP: f32 = 0.15;
 /// The same, between two CJK glyphs (justified CJK text is spread out).
@@ -90,9 +115,10 @@ pub fn build_lines(page: &PageGlyphs) -> Vec<Line> {
             if g.text == last_text && (g.x - last_x).abs() < 0.15 * r && dy.abs() < 0.1 * r {
                 continue;
             }
-            let new_line = dy.abs() > 1.2 * r
-                || (dy.abs() > 0.5 * r && g.x < last_end)
-                || (g.x < last_end - 1.0 * r && dy.abs() <= 0.5 * r && !is_space);
+            // Half a line up or down is another line even when x moves on: producers
+            // that write a table header column by column (June 30, / 2023 / June 30,
+            // / 2022) jump between baselines; `merge_same_baseline` rejoins them.
+            let new_line = dy.abs() > 0.5 * r || (g.x < last_end - 1.0 * r && !is_space);
             if new_line {
                 lines.push(cur.take().expect("line present"));
             } else if is_space {
@@ -111,12 +137,11 @@ pub fn build_lines(page: &PageGlyphs) -> Vec<Line> {
                     && (line.y - g.y) > 0.2 * line.size
                     && g.text.chars().all(|c| c.is_ascii_digit());
                 if gap > CELL_GAP * r {
-                    let text = g.text.clone();
-                    line.segs.push(Seg {
-                        x0: g.x,
-                        x1: g.x + g.w,
-                        text: superscript_digits(&text, superscript),
-                    });
+                    line.segs.push(Seg::new(
+                        g.x,
+                        g.x + g.w,
+                        superscript_digits(&g.text, superscript),
+                    ));
                 } else {
                     let thresh = if is_cjk(prev_c) && is_cjk(next_c) {
                         CJK_WORD_GAP
@@ -127,11 +152,21 @@ pub fn build_lines(page: &PageGlyphs) -> Vec<Line> {
                         (pending_space || gap > thresh * r) && !seg.text.ends_with(' ');
                     // A footnote marker glued to a figure would change the figure:
                     // write it as superscript digits so `1,234` + `1` never reads 1,2341.
+                    let piece = superscript_digits(&g.text, superscript);
                     if want_space && !superscript {
                         seg.text.push(' ');
+                        seg.words.push(Word {
+                            x0: g.x,
+                            x1: g.x + g.w,
+                            text: String::new(),
+                        });
                     }
-                    seg.text.push_str(&superscript_digits(&g.text, superscript));
+                    seg.text.push_str(&piece);
                     seg.x1 = seg.x1.max(g.x + g.w);
+                    if let Some(w) = seg.words.last_mut() {
+                        w.text.push_str(&piece);
+                        w.x1 = w.x1.max(g.x + g.w);
+                    }
                 }
                 line.size = line.size.max(if superscript { 0.0 } else { size });
                 pending_space = false;
@@ -155,11 +190,7 @@ pub fn build_lines(page: &PageGlyphs) -> Vec<Line> {
         cur = Some(Line {
             y: g.y,
             size,
-            segs: vec![Seg {
-                x0: g.x,
-                x1: g.x + g.w,
-                text: g.text.clone(),
-            }],
+            segs: vec![Seg::new(g.x, g.x + g.w, g.text.clone())],
         });
     }
     lines.extend(cur);
@@ -169,11 +200,81 @@ pub fn build_lines(page: &PageGlyphs) -> Vec<Line> {
             if t.len() != s.text.len() {
                 s.text = t.to_string();
             }
+            for w in &mut s.words {
+                let t = w.text.trim();
+                if t.len() != w.text.len() {
+                    w.text = t.to_string();
+                }
+            }
+            s.words.retain(|w| !w.text.is_empty());
         }
         l.segs.retain(|s| !s.text.is_empty());
     }
     lines.retain(|l| !l.segs.is_empty());
-    lines
+    merge_same_baseline(lines)
+}
+
+/// Lines looked back over for a line on the same baseline.
+const MERGE_LOOKBACK: usize = 12;
+/// Baselines this close (in font sizes) are one line.
+const SAME_BASELINE: f32 = 0.3;
+/// Lines written in between must stay this close (in font sizes) to the baseline: the
+/// jump is inside one block (a table header), not from one column of prose to the next.
+const MERGE_WINDOW: f32 = 3.0;
+
+/// Rejoin pieces of one visual line that the content stream wrote apart: a piece on
+/// the same baseline as an earlier line, not overlapping it, where everything written
+/// in between stayed nearby, belongs to that line (its segments interleave by x).
+fn merge_same_baseline(lines: Vec<Line>) -> Vec<Line> {
+    let mut out: Vec<Line> = Vec::with_capacity(lines.len());
+    for l in lines {
+        let size = l.size.max(1.0);
+        let mut target = None;
+        for back in 1..=MERGE_LOOKBACK.min(out.len()) {
+            let k = out.len() - back;
+            let m = &out[k];
+            if (m.y - l.y).abs() <= SAME_BASELINE * size && !overlaps(m, &l) {
+                target = Some(k);
+                break;
+            }
+            if (m.y - l.y).abs() > MERGE_WINDOW * size {
+                break;
+            }
+        }
+        match target {
+            Some(k) => {
+                let m = &mut out[k];
+                m.size = m.size.max(l.size);
+                let mut segs: Vec<Seg> = std::mem::take(&mut m.segs);
+                segs.extend(l.segs);
+                segs.sort_by(|a, b| a.x0.total_cmp(&b.x0));
+                let gap_limit = CELL_GAP * m.size;
+                for s in segs {
+                    match m.segs.last_mut() {
+                        Some(last) if s.x0 - last.x1 <= gap_limit => {
+                            last.text.push(' ');
+                            last.text.push_str(&s.text);
+                            last.x1 = last.x1.max(s.x1);
+                            last.words.extend(s.words);
+                        }
+                        _ => m.segs.push(s),
+                    }
+                }
+            }
+            None => out.push(l),
+        }
+    }
+    out
+}
+
+/// Do two lines' segments overlap horizontally (the same text drawn twice, or text
+/// over text: not pieces of one line)?
+fn overlaps(a: &Line, b: &Line) -> bool {
+    a.segs.iter().any(|s| {
+        b.segs
+            .iter()
+            .any(|t| s.x0 < t.x1 - 0.5 && t.x0 < s.x1 - 0.5)
+    })
 }
 
 fn superscript_digits(text: &str, on: bool) -> String {
@@ -233,25 +334,6 @@ pub fn blocks_from_pages(pages: &[PageGlyphs]) -> Vec<Block> {
     blocks
 }
 
-/// Is this line a table row candidate: several cells, short ones or figures among them.
-fn is_row(l: &Line) -> bool {
-    l.segs.len() >= 2
-        && l.segs.iter().all(|s| s.text.chars().count() <= 80)
-        && (l.segs.len() >= 3 || l.segs.iter().any(|s| is_figure(&s.text)))
-}
-
-/// A cell that is a figure: digits with separators, signs, brackets, % or currency.
-fn is_figure(s: &str) -> bool {
-    let t = s.trim();
-    t.chars().any(|c| c.is_ascii_digit())
-        && t.chars().count() <= 24
-        && t.chars().all(|c| {
-            c.is_ascii_digit()
-                || " ,.%()-–—+$€£¥*/:".contains(c)
-                || c.is_alphabetic() && t.len() <= 8
-        })
-}
-
 fn starts_list(text: &str) -> bool {
     let t = text.trim_start();
     let mut cs = t.chars();
@@ -278,7 +360,7 @@ fn starts_list(text: &str) -> bool {
 
 enum Unit<'a> {
     Para(Vec<&'a Line>),
-    Table(Vec<&'a Line>),
+    Table(Block),
 }
 
 /// One page's lines -> blocks (without page numbers).
@@ -289,30 +371,22 @@ pub fn page_blocks(lines: &[Line]) -> Vec<Block> {
     let body = body_size(lines);
     let spacing = typical_spacing(lines);
     let mut units: Vec<Unit<'_>> = Vec::new();
-    let mut i = 0;
-    while i < lines.len() {
-        // A table: two or more consecutive row-like lines, close together, going down.
-        if is_row(&lines[i]) {
-            let mut j = i + 1;
-            while j < lines.len() {
-                let prev = &lines[j - 1];
-                let l = &lines[j];
-                let dy = l.y - prev.y;
-                let close = dy > 0.0 && dy < 3.0 * prev.size.max(l.size);
-                let label_row = l.segs.len() == 1
-                    && l.text().chars().count() <= 60
-                    && lines.get(j + 1).is_some_and(is_row);
-                if close && (is_row(l) || label_row) {
-                    j += 1;
-                } else {
-                    break;
-                }
-            }
-            if j - i >= 2 {
-                units.push(Unit::Table(lines[i..j].iter().collect()));
-                i = j;
-                continue;
-            }
+    // Tables first (their header and unit lines may sit above the rows); each is
+    // placed where its first line was, the other lines are prose.
+    let mut table_at: Vec<Option<Block>> = vec![None; lines.len()];
+    let mut in_table = vec![false; lines.len()];
+    for t in table::find(lines) {
+        for &k in &t.lines {
+            in_table[k] = true;
+        }
+        table_at[t.at] = Some(t.block);
+    }
+    for i in 0..lines.len() {
+        if let Some(b) = table_at[i].take() {
+            units.push(Unit::Table(b));
+        }
+        if in_table[i] {
+            continue;
         }
         let l = &lines[i];
         let start_new = match units.last() {
@@ -327,7 +401,6 @@ pub fn page_blocks(lines: &[Line]) -> Vec<Block> {
         } else if let Some(Unit::Para(p)) = units.last_mut() {
             p.push(l);
         }
-        i += 1;
     }
     units
         .into_iter()
@@ -348,7 +421,7 @@ pub fn page_blocks(lines: &[Line]) -> Vec<Block> {
                 };
                 Some(Block::new(kind, text))
             }
-            Unit::Table(rows) => Some(table_block(&rows)),
+            Unit::Table(b) => Some(b),
         })
         .collect()
 }
@@ -408,65 +481,6 @@ fn typical_spacing(lines: &[Line]) -> f32 {
     }
     ratios.sort_by(f32::total_cmp);
     ratios[(ratios.len() - 1) / 2]
-}
-
-/// Rows of segments -> a table whose columns are the x-ranges that segments share.
-fn table_block(rows: &[&Line]) -> Block {
-    // Column ranges: union of overlapping segment ranges from multi-cell rows.
-    let mut spans: Vec<(f32, f32)> = rows
-        .iter()
-        .filter(|r| r.segs.len() >= 2)
-        .flat_map(|r| r.segs.iter().map(|s| (s.x0, s.x1)))
-        .collect();
-    spans.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let mut cols: Vec<(f32, f32)> = Vec::new();
-    for (a, b) in spans {
-        match cols.last_mut() {
-            Some(c) if a <= c.1 => c.1 = c.1.max(b),
-            _ => cols.push((a, b)),
-        }
-    }
-    let max_cells = rows.iter().map(|r| r.segs.len()).max().unwrap_or(1);
-    let use_cols = cols.len() >= 2 && cols.len() <= 2 * max_cells;
-    let cells: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            if !use_cols || r.segs.len() == 1 {
-                return r.segs.iter().map(|s| s.text.clone()).collect();
-            }
-            let mut row = vec![String::new(); cols.len()];
-            for s in &r.segs {
-                let k = cols
-                    .iter()
-                    .enumerate()
-                    .max_by(|a, b| overlap(*a.1, s).total_cmp(&overlap(*b.1, s)))
-                    .map_or(0, |(k, _)| k);
-                if !row[k].is_empty() {
-                    row[k].push(' ');
-                }
-                row[k].push_str(&s.text);
-            }
-            row
-        })
-        .collect();
-    let text = cells
-        .iter()
-        .map(|r| r.join("\t"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let mut b = Block::new(BlockKind::Table, text);
-    b.cells = Some(cells);
-    b
-}
-
-fn overlap(col: (f32, f32), s: &Seg) -> f32 {
-    let o = col.1.min(s.x1) - col.0.max(s.x0);
-    if o > 0.0 {
-        o
-    } else {
-        // No overlap: prefer the nearest column.
-        -(col.0 - s.x0).abs().min((col.1 - s.x1).abs())
-    }
 }
 
 #[cfg(test)]

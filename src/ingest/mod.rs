@@ -12,6 +12,7 @@ mod isolate;
 mod layout;
 mod pdf;
 mod sniff;
+mod table;
 mod text;
 
 pub use document::{Block, BlockKind, Document, Format};
@@ -134,32 +135,7 @@ fn extract_bytes(
         expected: ext_name(format).into(),
         found: found.describe(),
     };
-    let (pages, blocks, fallback_pages) = match (format, &sniffed) {
-        (Format::Pdf, Sniffed::Pdf) => {
-            let p = path.to_path_buf();
-            let timeout = opts.timeout;
-            let t = isolate::run(path, "PDF", timeout, move || pdf::extract(&p, &bytes))?;
-            (Some(t.pages), t.blocks, t.fallback_pages)
-        }
-        (Format::Docx, Sniffed::Docx | Sniffed::BrokenZip) => {
-            let p = path.to_path_buf();
-            let limit = opts.max_unzipped_bytes;
-            (
-                None,
-                isolate::run(path, "DOCX", opts.timeout, move || {
-                    docx::extract(&p, &bytes, limit)
-                })?,
-                Vec::new(),
-            )
-        }
-        (Format::Txt | Format::Md, Sniffed::Text) => (
-            None,
-            text::extract(path, &bytes, format == Format::Md)?,
-            Vec::new(),
-        ),
-        (_, found) => return Err(wrong(found)),
-    };
-    let doc = Document {
+    let doc = |pages: Option<u32>, blocks: Vec<Block>| Document {
         source: path.display().to_string(),
         name: path
             .file_name()
@@ -168,7 +144,37 @@ fn extract_bytes(
         format,
         pages,
         blocks,
-        fallback_pages,
+        fallback_pages: Vec::new(),
+        no_text_pages: Vec::new(),
+    };
+    let doc = match (format, &sniffed) {
+        (Format::Pdf, Sniffed::Pdf) => {
+            let p = path.to_path_buf();
+            let timeout = opts.timeout;
+            // The parser's own deadline: isolate answers at the timeout, and the page
+            // workers stop there instead of running on unobserved.
+            let deadline = std::time::Instant::now() + timeout;
+            let t = isolate::run(path, "PDF", timeout, move || {
+                pdf::extract(&p, &bytes, deadline)
+            })?;
+            Document {
+                fallback_pages: t.fallback_pages,
+                no_text_pages: t.no_text_pages,
+                ..doc(Some(t.pages), t.blocks)
+            }
+        }
+        (Format::Docx, Sniffed::Docx | Sniffed::BrokenZip) => {
+            let p = path.to_path_buf();
+            let limit = opts.max_unzipped_bytes;
+            let blocks = isolate::run(path, "DOCX", opts.timeout, move || {
+                docx::extract(&p, &bytes, limit)
+            })?;
+            doc(None, blocks)
+        }
+        (Format::Txt | Format::Md, Sniffed::Text) => {
+            doc(None, text::extract(path, &bytes, format == Format::Md)?)
+        }
+        (_, found) => return Err(wrong(found)),
     };
     if doc.blocks.iter().all(|b| b.text.trim().is_empty()) {
         return Err(match format {

@@ -230,6 +230,7 @@ mod tests {
             pages: Some(4),
             blocks: vec![a, b],
             fallback_pages: Vec::new(),
+            no_text_pages: Vec::new(),
         }
     }
 

@@ -318,6 +318,7 @@ mod tests {
             pages: Some(2),
             blocks: vec![h.clone(), t.clone()],
             fallback_pages: Vec::new(),
+            no_text_pages: Vec::new(),
         };
         let text = format!("{}\n\n{}", h.text, t.text);
         let chunk = Chunk {

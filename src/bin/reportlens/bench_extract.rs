@@ -25,7 +25,7 @@ struct FileRow {
     pages: u32,
     ours_ms: f64,
     pdftotext_ms: Option<f64>,
-    /// Pages whose text came from the fallback extractor (lopdf) rather than pdf-extract.
+    /// Pages whose text came from the fallback extractor (lopdf) rather than the interpreter.
     fallback_pages: u32,
 }
 
@@ -37,8 +37,8 @@ struct Report {
     pdftotext_pages_per_s: Option<f64>,
     /// ours / pdftotext: above 1, ReportLens is faster.
     ratio: Option<f64>,
-    /// Pages read by each extractor (pdf-extract first, lopdf where it fails).
-    pdf_extract_pages: u64,
+    /// Pages read by each extractor (the interpreter first, lopdf where it fails).
+    interpreter_pages: u64,
     lopdf_fallback_pages: u64,
     rows: Vec<FileRow>,
 }
@@ -131,7 +131,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let report = Report {
         files: rows.len(),
         pages,
-        pdf_extract_pages: pages - fallback,
+        interpreter_pages: pages - fallback,
         lopdf_fallback_pages: fallback,
         ours_pages_per_s: ours_pps,
         pdftotext_pages_per_s: theirs_pps,
@@ -162,8 +162,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         );
     }
     println!(
-        "extractor per page: pdf-extract {}, lopdf fallback {}",
-        report.pdf_extract_pages, report.lopdf_fallback_pages
+        "extractor per page: interpreter {}, lopdf fallback {}",
+        report.interpreter_pages, report.lopdf_fallback_pages
     );
     println!(
         "{} files, {} pages: ReportLens {:.1} pages/s",
