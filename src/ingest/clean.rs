@@ -97,9 +97,21 @@ pub fn running_lines(pages: &[Vec<EdgeLine<'_>>]) -> Vec<(usize, usize)> {
     }
     let edge_sets: Vec<Vec<usize>> = pages.iter().map(|p| edge_indices(p)).collect();
     // Every line's key, masked once.
+    // A line of several numbers and nothing else ("2022 2021 2020", a table's column
+    // years near the top) is content; a page number is one number.
     let keys: Vec<Vec<String>> = pages
         .iter()
-        .map(|p| p.iter().map(|l| mask(l.text)).collect())
+        .map(|p| {
+            p.iter()
+                .map(|l| {
+                    if several_numbers(l.text) {
+                        String::new()
+                    } else {
+                        mask(l.text)
+                    }
+                })
+                .collect()
+        })
         .collect();
     let seen = pages_with(
         keys.iter()
@@ -131,6 +143,15 @@ pub fn running_lines(pages: &[Vec<EdgeLine<'_>>]) -> Vec<(usize, usize)> {
     out.sort();
     out.dedup();
     out
+}
+
+fn several_numbers(text: &str) -> bool {
+    let mut tokens = text.split_whitespace();
+    let number = |t: &str| {
+        t.chars()
+            .all(|c| c.is_ascii_digit() || c == ',' || c == '.')
+    };
+    tokens.clone().count() > 1 && tokens.all(number)
 }
 
 /// On how many pages each key occurs (once per page however often it repeats there).
