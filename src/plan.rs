@@ -752,6 +752,9 @@ pub struct FilePlan {
     pub characters: usize,
     pub model: ModelInfo,
     pub budget: Budget,
+    /// Pages with no text layer (scans), which the budget does not cover.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub no_text_pages: Vec<u32>,
 }
 
 /// Extract `file`, load the tokenizer of `model` and count the budget.
@@ -790,6 +793,7 @@ pub fn plan_file_with(
         characters: doc.char_count(),
         model: info,
         budget,
+        no_text_pages: doc.no_text_pages.clone(),
     };
     Ok((doc, plan, full))
 }

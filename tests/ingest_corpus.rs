@@ -588,3 +588,36 @@ fn identity_fonts_without_to_unicode_read_through_the_font_program() {
     }
     assert!(!text.contains('\u{FFFD}'));
 }
+
+/// A scanned page inside a text PDF (a real earnings page, a real scan, the earnings
+/// page again, joined by poppler's `pdfunite`) is reported by page, not skipped.
+#[test]
+fn scanned_pages_inside_a_text_pdf_are_reported() {
+    let root = corpus_dir().join("pdf");
+    let (text, scan) = (
+        root.join("olmocr__earnings.pdf"),
+        root.join("unstructured__table-multi-row-column-cells.pdf"),
+    );
+    if !text.exists() || !scan.exists() {
+        eprintln!("skipping: corpus not found at {}", root.display());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mixed = dir.path().join("mixed.pdf");
+    let joined = std::process::Command::new("pdfunite")
+        .args([&text, &scan, &text, &mixed])
+        .output();
+    if !joined.is_ok_and(|o| o.status.success()) {
+        eprintln!("skipping: pdfunite (poppler-utils) is not installed");
+        return;
+    }
+    let doc = reportlens::extract(&mixed).expect("the text pages are read");
+    assert_eq!(doc.pages, Some(3));
+    assert_eq!(doc.no_text_pages, vec![2]);
+    assert_eq!(
+        doc.no_text_note().as_deref(),
+        Some("page 2 has no text layer (scanned) and was not read")
+    );
+    assert!(doc.blocks.iter().any(|b| b.page == Some(3)));
+    assert!(!doc.blocks.iter().any(|b| b.page == Some(2)));
+}

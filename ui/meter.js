@@ -1,6 +1,6 @@
 // The token meter: document tokens against the model's context, with the
 // prompt and answer reserve shown as a second segment. Red when it won't fit.
-import { byId, setText } from './dom.js';
+import { byId, setText, show } from './dom.js';
 import { t, num } from './i18n.js';
 
 export function renderMeter(plan) {
@@ -43,4 +43,23 @@ export function renderMeter(plan) {
     context: num(b.context_length),
   }));
   setText(byId('token-meter-model'), t('meter.model', { name: plan.model.name }));
+
+  // Scanned pages inside a text PDF: said beside the meter, since they are not counted.
+  const noText = plan.no_text_pages || [];
+  const note = byId('token-meter-no-text');
+  show(note, noText.length > 0);
+  setText(note, noText.length === 0 ? '' : t(noText.length === 1 ? 'meter.noTextOne' : 'meter.noText', {
+    pages: pageRanges(noText),
+  }));
+}
+
+/** [45, 46, 47, 52] -> "45–47, 52". */
+function pageRanges(pages) {
+  const out = [];
+  for (const p of [...pages].sort((a, b) => a - b)) {
+    const last = out[out.length - 1];
+    if (last && p === last[1] + 1) last[1] = p;
+    else out.push([p, p]);
+  }
+  return out.map(([a, b]) => (a === b ? String(a) : `${a}–${b}`)).join(', ');
 }

@@ -53,6 +53,35 @@ impl Block {
     }
 }
 
+/// Sorted page numbers as ranges: `[3, 4, 5, 9]` -> "3–5 and 9".
+pub fn page_ranges(pages: &[u32]) -> Option<String> {
+    let mut sorted = pages.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut ranges: Vec<(u32, u32)> = Vec::new();
+    for p in sorted {
+        match ranges.last_mut() {
+            Some(r) if p == r.1 + 1 => r.1 = p,
+            _ => ranges.push((p, p)),
+        }
+    }
+    let parts: Vec<String> = ranges
+        .iter()
+        .map(|&(a, b)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}–{b}")
+            }
+        })
+        .collect();
+    match parts.as_slice() {
+        [] => None,
+        [one] => Some(one.clone()),
+        [rest @ .., last] => Some(format!("{} and {last}", rest.join(", "))),
+    }
+}
+
 /// An extracted document: where it came from and its blocks in reading order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Document {
@@ -88,7 +117,58 @@ impl Document {
         out
     }
 
+    /// "pages 45–52 and 60 have no text layer and were not read", when some do.
+    pub fn no_text_note(&self) -> Option<String> {
+        let pages = page_ranges(&self.no_text_pages)?;
+        let verb = if self.no_text_pages.len() == 1 {
+            "has"
+        } else {
+            "have"
+        };
+        let noun = if self.no_text_pages.len() == 1 {
+            "page"
+        } else {
+            "pages"
+        };
+        Some(format!(
+            "{noun} {pages} {verb} no text layer (scanned) and {} not read",
+            if self.no_text_pages.len() == 1 {
+                "was"
+            } else {
+                "were"
+            }
+        ))
+    }
+
     pub fn char_count(&self) -> usize {
         self.blocks.iter().map(|b| b.text.chars().count()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_without_text_are_named_as_ranges() {
+        assert_eq!(page_ranges(&[]), None);
+        assert_eq!(page_ranges(&[7]).as_deref(), Some("7"));
+        assert_eq!(
+            page_ranges(&[45, 46, 47, 52, 60, 61]).as_deref(),
+            Some("45–47, 52 and 60–61")
+        );
+        let doc = Document {
+            source: "x.pdf".into(),
+            name: "x.pdf".into(),
+            format: Format::Pdf,
+            pages: Some(60),
+            blocks: Vec::new(),
+            fallback_pages: Vec::new(),
+            no_text_pages: vec![45, 46, 47, 48, 49, 50, 51, 52],
+        };
+        assert_eq!(
+            doc.no_text_note().as_deref(),
+            Some("pages 45–52 have no text layer (scanned) and were not read")
+        );
     }
 }

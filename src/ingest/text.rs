@@ -43,8 +43,9 @@ pub fn decode(bytes: &[u8]) -> Option<String> {
     (!bad).then(|| t.into_owned())
 }
 
-/// Split text into blocks. Plain text: blank-line separated paragraphs. Markdown also:
-/// ATX and setext headings, `- `/`* `/`1. ` list items, pipe tables, fenced code.
+/// Split text into blocks. Plain text: blank-line separated paragraphs and list items
+/// (a line starting with a bullet or an ordinal: `•`, `-`, `*`, `·`, `1.`, `(a)`).
+/// Markdown also: ATX and setext headings, pipe tables, fenced code.
 pub fn parse(text: &str, markdown: bool) -> Vec<Block> {
     let text = text.replace("\r\n", "\n").replace('\r', "\n");
     let lines: Vec<&str> = text.lines().collect();
@@ -119,23 +120,26 @@ pub fn parse(text: &str, markdown: bool) -> Vec<Block> {
                 i = j;
                 continue;
             }
-            if let Some(item) = list_item(t) {
-                flush(&mut para, &mut blocks);
-                // Continuation lines: indented, non-blank, not a new item.
-                let mut parts = vec![item];
-                let mut j = i + 1;
-                while j < lines.len()
-                    && lines[j].starts_with([' ', '\t'])
-                    && !lines[j].trim().is_empty()
-                    && list_item(lines[j].trim()).is_none()
-                {
-                    parts.push(lines[j].trim());
-                    j += 1;
-                }
-                blocks.push(Block::new(BlockKind::ListItem, clean::join_lines(&parts)));
-                i = j;
-                continue;
+        }
+        if let Some(item) = list_item(t) {
+            flush(&mut para, &mut blocks);
+            // Continuation lines: non-blank, not a new item; in Markdown indented (an
+            // unindented line there is lazy continuation only of paragraphs), in plain
+            // text any (pasted releases wrap their bullets at the margin).
+            let mut parts = vec![item];
+            let mut j = i + 1;
+            while j < lines.len()
+                && (!markdown || lines[j].starts_with([' ', '\t']))
+                && !lines[j].trim().is_empty()
+                && list_item(lines[j].trim()).is_none()
+                && !(markdown && atx_heading(lines[j].trim()).is_some())
+            {
+                parts.push(lines[j].trim());
+                j += 1;
             }
+            blocks.push(Block::new(BlockKind::ListItem, clean::join_lines(&parts)));
+            i = j;
+            continue;
         }
         para.push(line);
         i += 1;
@@ -157,21 +161,44 @@ fn atx_heading(t: &str) -> Option<String> {
     (!h.is_empty()).then(|| h.to_string())
 }
 
-/// `- x`, `* x`, `+ x`, `1. x`, `1) x` -> the item text.
+/// Bullets that start a list item (followed by a space).
+const BULLETS: [&str; 10] = ["- ", "* ", "+ ", "• ", "· ", "● ", "▪ ", "◦ ", "– ", "‣ "];
+
+/// A list item's text: bullets (`- x`, `• x`) are dropped; ordinals (`1. x`, `1) x`,
+/// `(a) x`, `a) x`) are kept, as they are part of what the item says (notes refer to
+/// "(b)").
 fn list_item(t: &str) -> Option<&str> {
-    for m in ["- ", "* ", "+ "] {
+    for m in BULLETS {
         if let Some(rest) = t.strip_prefix(m) {
             return Some(rest.trim());
         }
     }
-    let digits = t.chars().take_while(|c| c.is_ascii_digit()).count();
-    if (1..=9).contains(&digits) {
-        let rest = &t[digits..];
-        for m in [". ", ") "] {
-            if let Some(item) = rest.strip_prefix(m) {
-                return Some(item.trim());
-            }
+    // Bullets glued to the text, as word processors paste them ("•Revenue").
+    for b in ['•', '●', '▪'] {
+        if let Some(rest) = t.strip_prefix(b) {
+            return (!rest.trim().is_empty()).then(|| rest.trim());
         }
+    }
+    let digits = t.chars().take_while(|c| c.is_ascii_digit()).count();
+    if (1..=3).contains(&digits) {
+        let rest = &t[digits..];
+        if [". ", ") ", "、"].iter().any(|m| rest.starts_with(m)) {
+            return Some(t);
+        }
+    }
+    // (a) (iv) (1) a) b.
+    let b: Vec<char> = t.chars().take(7).collect();
+    if b.first() == Some(&'(') {
+        let close = b.iter().position(|&c| c == ')')?;
+        let inner: String = b[1..close].iter().collect();
+        let ordinal = !inner.is_empty()
+            && (inner.chars().all(|c| c.is_ascii_digit())
+                || inner.len() == 1 && inner.chars().all(|c| c.is_ascii_lowercase())
+                || inner.chars().all(|c| "ivx".contains(c)));
+        return (ordinal && b.get(close + 1) == Some(&' ')).then_some(t);
+    }
+    if b.len() >= 3 && b[0].is_ascii_lowercase() && b[1] == ')' && b[2] == ' ' {
+        return Some(t);
     }
     None
 }
@@ -233,9 +260,44 @@ mod tests {
     }
 
     #[test]
-    fn plain_text_has_no_markdown_structure() {
-        let b = parse("# not a heading\n\n- not a list", false);
+    fn plain_text_has_no_headings_or_tables_but_keeps_lists() {
+        let b = parse("# not a heading\n\n| not | a table |\n|---|---|", false);
         assert!(b.iter().all(|b| b.kind == BlockKind::Paragraph));
         assert_eq!(b.len(), 2);
+    }
+
+    /// A pasted earnings release: eight highlight bullets (one wrapped at the margin)
+    /// are eight list items, not one paragraph; ordinals stay in the text.
+    #[test]
+    fn pasted_release_bullets_are_list_items() {
+        let text = "Second quarter highlights:\n\
+• Revenue of $8.19 billion, up 3% year over year\n\
+• Operating margin of 22.3%, up 0.5 percentage\npoints\n\
+• Net income of $1.49 billion\n\
+- Diluted EPS of $3.29\n\
+* Free cash flow of $1.34 billion\n\
+· Paid memberships of 238.4 million\n\
+1. Share repurchases of $645 million\n\
+(a) Excludes a $45 million charge\n\
+\n\
+Revenue -5% was not a bullet.";
+        let b = parse(text, false);
+        let kinds: Vec<BlockKind> = b.iter().map(|b| b.kind).collect();
+        use BlockKind::*;
+        assert_eq!(
+            kinds,
+            vec![
+                Paragraph, ListItem, ListItem, ListItem, ListItem, ListItem, ListItem, ListItem,
+                ListItem, Paragraph
+            ]
+        );
+        assert_eq!(
+            b[2].text,
+            "Operating margin of 22.3%, up 0.5 percentage points"
+        );
+        assert_eq!(b[1].text, "Revenue of $8.19 billion, up 3% year over year");
+        assert_eq!(b[7].text, "1. Share repurchases of $645 million");
+        assert_eq!(b[8].text, "(a) Excludes a $45 million charge");
+        assert_eq!(b[9].text, "Revenue -5% was not a bullet.");
     }
 }

@@ -20,6 +20,7 @@ const ROOT = path.resolve(HERE, '../..');
 const APP_BIN = path.resolve(process.env.REPORTLENS_APP_BIN || path.join(ROOT, 'target/debug/reportlens-app'));
 const CLI_BIN = path.resolve(process.env.REPORTLENS_CLI_BIN || path.join(ROOT, 'target/debug/reportlens'));
 const PDF = path.resolve(process.env.REPORTLENS_E2E_PDF || path.join(ROOT, '../shared/corpus/pdf/olmocr__earnings.pdf'));
+const SCAN = path.join(ROOT, '../shared/corpus/pdf/unstructured__table-multi-row-column-cells.pdf');
 const DOCX = path.resolve(process.env.REPORTLENS_E2E_DOCX || path.join(ROOT, '../shared/corpus/docx/docling__word_sample.docx'));
 // A short real PDF with figures (20,000 bottles, 10,000 blankets, 200 laptops): the jobs run on
 // it so the real model finishes in seconds, not minutes, on CI's two cores.
@@ -371,6 +372,18 @@ describe('ReportLens window', { timeout: 600_000 }, () => {
     assert.equal(await displayed('#error'), false, await text('#error').catch(() => ''));
     assert.equal(Number(await attr('#token-meter-text', 'data-document-tokens')), plan.budget.document_tokens);
     assert.equal(await text('#doc-blocks'), en(plan.blocks));
+  });
+
+  test('scanned pages inside a text PDF are named beside the token meter', async () => {
+    // A real earnings page, a real scanned page, the earnings page again (pdfunite).
+    const mixed = path.join(tmp, 'mixed-scan.pdf');
+    execFileSync('pdfunite', [PDF, SCAN, PDF, mixed]);
+    const outcome = await openPath(mixed);
+    assert.equal(outcome, 'ready', `opening ${mixed} ended in ${outcome}`);
+    assert.equal(await displayed('#token-meter-no-text'), true);
+    assert.equal(await text('#token-meter-no-text'),
+      'Page 2 has no text layer (scanned) and was not read');
+    assert.equal(await text('#doc-pages'), '3');
   });
 
   test('a mislabelled file shows a readable error naming it', async () => {

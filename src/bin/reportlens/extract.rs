@@ -11,6 +11,9 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let doc = reportlens::extract(&args.file).map_err(crate::user)?;
+    if let Some(note) = doc.no_text_note() {
+        eprintln!("note: {}: {note}", doc.name);
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {

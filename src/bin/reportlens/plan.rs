@@ -58,8 +58,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         context_override: args.context,
         ..Default::default()
     });
-    let (_doc, fp, full) =
-        plan_file_with(&args.file, &model, opts.as_ref()).map_err(crate::user)?;
+    let (doc, fp, full) = plan_file_with(&args.file, &model, opts.as_ref()).map_err(crate::user)?;
+    if let Some(note) = doc.no_text_note() {
+        eprintln!("note: {}: {note}", doc.name);
+    }
     let full = full.map(|p| p.with_speed(reportlens::tasks::measured_speed(&model)));
     if args.json {
         let mut v = serde_json::to_value(&fp)?;
