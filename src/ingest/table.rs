@@ -22,6 +22,8 @@ const MAX_HEADER_LINES: usize = 8;
 const ROW_GAP: f32 = 3.0;
 /// Between header lines, and from the headers to the first row.
 const HEADER_GAP: f32 = 3.5;
+/// How far (in font sizes) a row's figures may stand above the line before them.
+const CENTRED_ROW: f32 = 1.0;
 /// A label line inside a table (a section heading of rows) is at most this long.
 const MAX_LABEL_CHARS: usize = 120;
 /// Cells longer than this are prose, not table content.
@@ -258,8 +260,26 @@ pub fn is_unit_line(text: &str) -> bool {
     if t.is_empty() || t.chars().count() > MAX_UNIT_CHARS {
         return false;
     }
-    if t.contains("单位") || t.contains("單位") {
-        return t.contains('：') || t.contains(':') || t.chars().count() <= 30;
+    // 单位：元 / 单位：人民币千元 / 金额单位：万元 (not 营业单位, "business unit").
+    for mark in ["单位", "單位"] {
+        if let Some(at) = t.find(mark) {
+            let rest = t[at + mark.len()..].trim_start();
+            let head = &t[..at];
+            return (head.is_empty() || head.ends_with("金额") || head.ends_with("金額"))
+                && (rest.starts_with(['：', ':'])
+                    || [
+                        "元",
+                        "人民币",
+                        "港币",
+                        "美元",
+                        "千元",
+                        "万元",
+                        "百万元",
+                        "亿元",
+                    ]
+                    .iter()
+                    .any(|w| rest.starts_with(w)));
+        }
     }
     let lower = t.to_lowercase();
     let inner = lower
@@ -321,7 +341,10 @@ pub fn find(lines: &[Line]) -> Vec<Found> {
         while j < lines.len() {
             let (prev, l) = (&lines[j - 1], &lines[j]);
             let dy = l.y - prev.y;
-            let close = dy > 0.0 && dy < ROW_GAP * prev.size.max(l.size);
+            // A row's figures may sit a little above the last line of its wrapped
+            // label (set vertically centred on the two lines).
+            let size = prev.size.max(l.size);
+            let close = dy > -CENTRED_ROW * size && dy < ROW_GAP * size;
             // A label line between rows ("Adjustments to reconcile net income to net
             // cash provided by operating activities:") when rows follow it.
             let label_line = |k: usize| {
@@ -579,8 +602,8 @@ fn statement(
             // A section label ("Revenues:") or the first line of a wrapped label; a
             // lower-case line continues the label before it.
             match pending_label.take() {
-                Some(p) if row[0].starts_with(|c: char| c.is_lowercase()) => {
-                    pending_label = Some(format!("{p} {}", row[0]));
+                Some(p) if continues_label(&p, &row[0]) => {
+                    pending_label = Some(join_label(&p, &row[0]));
                 }
                 Some(p) => {
                     rows.push(label_row(p, n));
@@ -591,9 +614,12 @@ fn statement(
             continue;
         }
         if let Some(p) = pending_label.take() {
-            // "Net income attributable to noncontrolling" + "interests  23  17".
-            if row[0].starts_with(|c: char| c.is_lowercase()) {
-                row[0] = format!("{p} {}", row[0]);
+            // "Net income attributable to noncontrolling" + "interests  23  17"; a
+            // row of figures without a label is the label's (centred on its lines).
+            if row[0].is_empty() {
+                row[0] = p;
+            } else if continues_label(&p, &row[0]) {
+                row[0] = join_label(&p, &row[0]);
             } else {
                 rows.push(label_row(p, n));
             }
@@ -778,6 +804,18 @@ fn split_over_columns(c: &Cell, cols: &[(f32, f32)], size: f32) -> Vec<Cell> {
     pieces.into_iter().map(cell_of).collect()
 }
 
+/// Does `next` continue the wrapped label `label`: a lower-case start, or Chinese
+/// running on from Chinese that did not end its label with a colon.
+fn continues_label(label: &str, next: &str) -> bool {
+    let cjk = |c: Option<char>| c.is_some_and(super::clean::is_cjk);
+    next.starts_with(|c: char| c.is_lowercase())
+        || (cjk(label.chars().last()) && cjk(next.chars().next()) && !label.ends_with(['：', ':']))
+}
+
+fn join_label(label: &str, next: &str) -> String {
+    super::clean::join_lines(&[label, next])
+}
+
 fn label_row(label: String, n: usize) -> Vec<String> {
     let mut r = vec![String::new(); n + 1];
     r[0] = label;
@@ -937,6 +975,7 @@ mod tests {
             "(Amounts in thousands)",
             "单位：人民币千元",
             "单位：元 币种：人民币",
+            "金额单位：万元",
         ] {
             assert!(is_unit_line(t), "{t}");
         }
@@ -944,6 +983,8 @@ mod tests {
             "Revenue grew to $1.2 million in the quarter as demand recovered.",
             "Consolidated Statements of Operations",
             "(unaudited)",
+            "取得子公司及其他营业单位支付的",
+            "单位 余额",
         ] {
             assert!(!is_unit_line(t), "{t}");
         }
