@@ -309,7 +309,9 @@ fn cli_json_and_table() {
         "{table}"
     );
     assert!(
-        table.contains("15 figures: 3 verified, 0 approximate, 10 mismatch, 2 unsupported"),
+        table.contains(
+            "15 figures: 3 verified, 0 derived, 0 approximate, 10 mismatch, 2 unsupported"
+        ),
         "{table}"
     );
 }

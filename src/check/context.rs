@@ -100,7 +100,9 @@ static CONCEPTS: &[Concept] = &[
             "adjusted net loss",
             "non-gaap net loss",
             "经调整净亏损",
+            "经调整后净亏损",
             "调整后净亏损",
+            "non-gaap net losses",
         ],
     ),
     c(
@@ -112,6 +114,7 @@ static CONCEPTS: &[Concept] = &[
             "adjusted net profit",
             "non-gaap net income",
             "经调整净利润",
+            "经调整后净利润",
             "调整后净利润",
         ],
     ),
@@ -320,6 +323,28 @@ static CONCEPTS: &[Concept] = &[
         &["employees", "staff", "员工", "雇员"],
     ),
     c(
+        "capex",
+        "capex",
+        false,
+        &[
+            "capital expenditures",
+            "capital expenditure",
+            "capex",
+            "purchases of property and equipment",
+            "purchases of property, plant and equipment",
+            "payments for acquisition of property, plant and equipment",
+            "资本开支",
+            "资本支出",
+            "购建固定资产",
+        ],
+    ),
+    c(
+        "free_cash_flow",
+        "free_cash_flow",
+        false,
+        &["free cash flow", "自由现金流"],
+    ),
+    c(
         "depreciation",
         "depreciation",
         false,
@@ -354,6 +379,9 @@ const UP: &[&str] = &[
     "improved",
     "improvement",
     "expanded",
+    "widened",
+    "widening",
+    "扩大",
     "增长",
     "增加",
     "上升",
@@ -379,13 +407,21 @@ const DOWN: &[&str] = &[
     "reduction",
     "reduced",
     "narrowed",
+    "narrowing",
+    "narrows",
+    "narrow",
+    "shrank",
     "contracted",
+    "contraction",
     "下降",
     "减少",
     "下滑",
     "降低",
     "下跌",
     "收窄",
+    "缩小",
+    "减亏",
+    "回落",
     "降幅",
     "减幅",
 ];
@@ -472,7 +508,7 @@ pub(crate) fn annotate(t: &str, found: &mut [Located]) {
                 .find(|h| h.end <= l.start && h.start >= window_start);
             let sign = match last_dir {
                 Some(h) if h.id < 2 => Some(h.id == 1),
-                Some(_) => Some(false), // a level word came last
+                Some(_) => None, // a level word came last: "fell to 23.1%"
                 None => {
                     // "a 5% decline": an English direction word right after.
                     let p = l.end + usize::from(t[l.end..].starts_with(' '));
@@ -481,10 +517,34 @@ pub(crate) fn annotate(t: &str, found: &mut [Located]) {
                         .map(|h| h.id == 1)
                 }
             };
-            l.figure.context_negative = sign.unwrap_or(false);
+            if l.figure.value < 0.0 {
+                // Written negative: the sign is the statement, whatever words follow.
+                l.figure.stated_direction = true;
+            } else {
+                l.figure.context_negative = sign.unwrap_or(false);
+                l.figure.stated_direction = sign.is_some();
+            }
         }
         prev_end = l.end;
     }
+}
+
+/// The metric families a text names (a sentence of an output: what a computed figure
+/// may be computed from).
+pub(crate) fn families_in(text: &str) -> Vec<&'static str> {
+    let lower = text.to_ascii_lowercase();
+    let words: Vec<(&str, usize)> = CONCEPTS
+        .iter()
+        .enumerate()
+        .flat_map(|(i, c)| c.words.iter().map(move |w| (*w, i)))
+        .collect();
+    let mut out: Vec<&'static str> = hits(&lower, &words)
+        .into_iter()
+        .map(|h| CONCEPTS[h.id].family)
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 /// Non-overlapping occurrences of the words, longest first; ASCII words must

@@ -115,6 +115,8 @@ fn blank(kind: FigureKind, value: f64) -> Figure {
         date: None,
         metric: None,
         context_negative: false,
+        stated_direction: false,
+        bracketed: false,
     }
 }
 
@@ -241,6 +243,7 @@ fn number_at(t: &str, s: usize, e: usize) -> Option<Located> {
         }
     }
 
+    let mut bracketed = false;
     // Accounting negatives: (608.1), (1,421,831), (5.2)%.  A parenthesis with a
     // currency and a scale word is a conversion, not a negative: (US$843.1 million).
     if t[..start].ends_with('(') && t[pos..].starts_with(')') && !(scaled && currency.is_some()) {
@@ -251,6 +254,7 @@ fn number_at(t: &str, s: usize, e: usize) -> Option<Located> {
             return None; // (1) as a list marker
         }
         negative = true;
+        bracketed = true;
         start -= 1;
         pos += 1;
         if !percent && !points && t[pos..].starts_with('%') {
@@ -305,6 +309,9 @@ fn number_at(t: &str, s: usize, e: usize) -> Option<Located> {
     f.currency = currency;
     f.unit = unit;
     f.scaled = scaled;
+    f.bracketed = bracketed;
+    // A change written with its sign ("-22.23%") states its direction.
+    f.stated_direction = negative && (percent || points);
     f.significant = significant;
     f.tolerance = 0.5 * 10f64.powi(exp) * factor;
     Some(Located {
@@ -415,7 +422,9 @@ fn match_glued_scale(t: &str, pos: usize) -> Option<(usize, f64)> {
         'b' | 'B' => 1e9,
         _ => return None,
     };
-    (!letter_at(t, pos + 1)).then_some((pos + 1, f))
+    // "10b5-1" (an SEC rule) is no ten billion: the letter must end the token.
+    let next = t[pos + c.len_utf8()..].chars().next();
+    (!letter_at(t, pos + 1) && !next.is_some_and(|n| n.is_ascii_digit())).then_some((pos + 1, f))
 }
 
 const CURRENCY_PREFIXES: &[(&str, Currency)] = &[

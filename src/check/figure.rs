@@ -119,6 +119,14 @@ pub struct Figure {
     /// The words around it make it negative although it is written positive:
     /// a loss (`net loss of RMB608.1 million`) or a decrease (`下降5%`).
     pub context_negative: bool,
+    /// A direction word (increase, narrowed, 增长, 收窄) says which way a change went.
+    /// Without one, a change is a magnitude: "61%" agrees with "narrowing by 61%".
+    #[serde(default)]
+    pub stated_direction: bool,
+    /// Written in brackets as accounting tables print negatives (`(1,577)`): the sign
+    /// is the table's convention (outflows, deductions), not a claim about direction.
+    #[serde(default)]
+    pub bracketed: bool,
 }
 
 impl Figure {

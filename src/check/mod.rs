@@ -8,8 +8,10 @@
 mod classify;
 mod context;
 mod dates;
+mod derive;
 mod extract;
 mod figure;
+pub mod key_figures;
 mod normalize;
 mod numbers;
 
@@ -18,7 +20,9 @@ use std::path::{Path, PathBuf};
 pub use classify::Status;
 pub use extract::find_figures;
 pub use figure::{Currency, DateParts, Figure, FigureKind, Metric, Span, Unit};
-pub use numbers::{check_numbers, Finding, NumberReport, SourceRef, Summary};
+pub use numbers::{
+    check_document, check_numbers, unit_scale, Finding, NumberReport, Origin, SourceRef, Summary,
+};
 
 use crate::ingest::{self, IngestError};
 
@@ -42,5 +46,5 @@ pub fn check_files(source: &Path, output: &Path) -> Result<NumberReport, CheckEr
         source: e,
     })?;
     let doc = ingest::extract(source)?;
-    Ok(check_numbers(&doc.plain_text(), &out))
+    Ok(check_document(&doc, &out))
 }

@@ -9,7 +9,7 @@ use crate::BlockKind;
 
 /// How text is escaped for where it lands.
 #[derive(Clone, Copy, PartialEq)]
-enum Mode {
+pub(super) enum Mode {
     /// Markdown written by the model: keep its syntax, neutralise HTML.
     Summary,
     /// Plain text in a Markdown paragraph.
@@ -133,7 +133,7 @@ impl<'o> Escaper<'o> {
     }
 }
 
-fn escape(s: &str, mode: Mode) -> String {
+pub(super) fn escape(s: &str, mode: Mode) -> String {
     let mut out = String::new();
     Escaper::new(&mut out, mode).push(s);
     out

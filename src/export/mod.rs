@@ -8,6 +8,7 @@
 
 mod atomic;
 mod docx;
+pub mod key_figures;
 mod markdown;
 mod marks;
 mod table;

@@ -15,6 +15,26 @@ pub struct SourceFigure {
     pub page: Option<u32>,
     /// Index of the source block.
     pub block: usize,
+    /// A table cell's row label, column header and the table's unit line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+}
+
+impl SourceFigure {
+    fn of(s: check::SourceRef) -> Self {
+        SourceFigure {
+            text: s.text,
+            page: s.origin.page,
+            block: s.origin.block.unwrap_or(0),
+            row: s.origin.row,
+            column: s.origin.column,
+            unit: s.origin.unit,
+        }
+    }
 }
 
 /// One checked figure of the output, as a char span of its text.
@@ -31,6 +51,12 @@ pub struct FigureMark {
     pub reason: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<SourceFigure>,
+    /// Derived figures: how the source's figures give it ("22.3% = 1,827,183 / 8,187,301").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub formula: Option<String>,
+    /// Derived figures: every input.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<SourceFigure>,
 }
 
 /// Counts per status over a whole result.
@@ -38,6 +64,8 @@ pub struct FigureMark {
 pub struct MarkCounts {
     pub total: usize,
     pub verified: usize,
+    #[serde(default)]
+    pub derived: usize,
     pub approximate: usize,
     pub mismatch: usize,
     pub unsupported: usize,
@@ -52,6 +80,7 @@ impl MarkCounts {
         for m in marks {
             match m.status {
                 Status::Verified => c.verified += 1,
+                Status::Derived => c.derived += 1,
                 Status::Approximate => c.approximate += 1,
                 Status::Mismatch => c.mismatch += 1,
                 Status::Unsupported => c.unsupported += 1,
@@ -119,7 +148,7 @@ impl JobResult {
             let kind = match m.status {
                 Status::Mismatch => MarkKind::Mismatch,
                 Status::Unsupported => MarkKind::Unsupported,
-                Status::Verified | Status::Approximate => return None,
+                Status::Verified | Status::Derived | Status::Approximate => return None,
             };
             let note = match &m.source {
                 Some(s) => Some(match s.page {
@@ -167,27 +196,11 @@ impl JobResult {
     }
 }
 
-/// Byte offsets of each block in `Document::plain_text` (blocks joined by a blank line).
-fn block_starts(doc: &Document) -> Vec<usize> {
-    let mut starts = Vec::with_capacity(doc.blocks.len());
-    let mut at = 0;
-    for b in &doc.blocks {
-        starts.push(at);
-        at += b.text.len() + 2;
-    }
-    starts
-}
-
-/// The block holding byte `offset` of the plain text.
-fn block_at(starts: &[usize], offset: usize) -> usize {
-    starts.partition_point(|s| *s <= offset).saturating_sub(1)
-}
-
-/// Check `output` against the whole source document; marks carry the page of
-/// the source figure each output figure was matched to.
-pub fn check_against(doc: &Document, source_text: &str, output: &str) -> Vec<FigureMark> {
-    let starts = block_starts(doc);
-    let report: NumberReport = check::check_numbers(source_text, output);
+/// Check `output` against the whole source document; marks carry the page (and for
+/// table cells the row and column) of the source figure each output figure was
+/// matched to.
+pub fn check_against(doc: &Document, output: &str) -> Vec<FigureMark> {
+    let report: NumberReport = check::check_document(doc, output);
     report
         .findings
         .into_iter()
@@ -198,14 +211,9 @@ pub fn check_against(doc: &Document, source_text: &str, output: &str) -> Vec<Fig
             text: f.figure.text.clone(),
             status: f.status,
             reason: f.reason,
-            source: f.matched.map(|m| {
-                let block = block_at(&starts, m.span.start);
-                SourceFigure {
-                    text: m.text,
-                    page: doc.blocks.get(block).and_then(|b| b.page),
-                    block,
-                }
-            }),
+            source: f.matched.map(SourceFigure::of),
+            formula: f.formula,
+            inputs: f.inputs.into_iter().map(SourceFigure::of).collect(),
         })
         .collect()
 }
@@ -238,7 +246,7 @@ mod tests {
     fn marks_know_the_source_page_and_slips_are_flagged() {
         let d = doc();
         let out = "- Net revenues: US$843.1 million\n- 净营收84.3亿美元";
-        let marks = check_against(&d, &d.plain_text(), out);
+        let marks = check_against(&d, out);
         assert_eq!(marks.len(), 2, "{marks:?}");
         assert_eq!(marks[0].status, Status::Verified);
         assert_eq!(marks[0].source.as_ref().unwrap().page, Some(4));

@@ -660,7 +660,7 @@ impl Run<'_> {
         match plan.task {
             TaskSpec::Summarize { .. } => {
                 let markdown = outputs.last().cloned().unwrap_or_default();
-                let marks = check_against(doc, &doc.plain_text(), &markdown);
+                let marks = check_against(doc, &markdown);
                 Ok(JobResult::Summary {
                     title,
                     markdown,
@@ -719,7 +719,7 @@ fn translation_marks(doc: &Document, pairs: &[crate::export::Pair]) -> Vec<Figur
             blocks: doc.blocks.get(block).cloned().into_iter().collect(),
             ..doc.clone()
         };
-        for mut m in check_against(&single, &p.source, &p.target) {
+        for mut m in check_against(&single, &p.target) {
             m.pair = Some(i);
             if let Some(s) = &mut m.source {
                 *s = SourceFigure { block, ..s.clone() };

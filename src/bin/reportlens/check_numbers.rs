@@ -28,6 +28,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 fn status_word(s: Status) -> &'static str {
     match s {
         Status::Verified => "verified",
+        Status::Derived => "derived",
         Status::Approximate => "approximate",
         Status::Mismatch => "mismatch",
         Status::Unsupported => "unsupported",
@@ -44,7 +45,11 @@ fn pad(s: &str, width: usize) -> String {
 }
 
 fn row(f: &Finding) -> String {
-    let matched = f.matched.as_ref().map_or("-", |m| m.text.as_str());
+    let matched = match (&f.formula, &f.matched) {
+        (Some(_), _) => "(computed)",
+        (None, Some(m)) => m.text.as_str(),
+        (None, None) => "-",
+    };
     format!(
         "{} {} {} {} {}\n",
         pad(status_word(f.status), 11),
@@ -69,8 +74,8 @@ fn table(r: &NumberReport) -> String {
     }
     let s = r.summary;
     out.push_str(&format!(
-        "\n{} figures: {} verified, {} approximate, {} mismatch, {} unsupported\n",
-        s.total, s.verified, s.approximate, s.mismatch, s.unsupported
+        "\n{} figures: {} verified, {} derived, {} approximate, {} mismatch, {} unsupported\n",
+        s.total, s.verified, s.derived, s.approximate, s.mismatch, s.unsupported
     ));
     out
 }

@@ -1,0 +1,290 @@
+//! Figures a faithful output computes rather than quotes: a growth rate or a change
+//! in points between two figures of one metric, a ratio or margin of two figures, a
+//! sum or difference of two or three cells of one table column. Each is `Derived`,
+//! with its formula and inputs (`22.3% = 1,827,183 / 8,187,301, p. 3`).
+//!
+//! The search is bounded to keep coincidences out: inputs come from one page (one
+//! table column for sums, one table row or 400 characters of prose for changes), at
+//! most `MAX_INPUTS` per page, about metrics the output figure or its sentence names;
+//! an output figure with fewer than two significant digits is never derived.
+
+use super::classify::{Status, Verdict};
+use super::figure::{Figure, FigureKind};
+use super::numbers::Sources;
+
+/// Inputs considered per page, at most (the figures about the metrics named).
+const MAX_INPUTS: usize = 48;
+/// Two prose figures compared in one statement stand this close (bytes).
+const PROSE_REACH: usize = 400;
+/// Output figures need this many significant digits to be taken as computed.
+const MIN_SIGNIFICANT: u8 = 2;
+
+/// Margins are a result over revenue: the families of their numerators.
+const MARGINS: &[(&str, &str)] = &[
+    ("gross_margin", "gross_profit"),
+    ("operating_margin", "operating_result"),
+    ("net_margin", "net_result"),
+];
+
+#[derive(Clone, Copy)]
+struct Input<'a> {
+    index: usize,
+    figure: &'a Figure,
+    /// The value as a quantity: accounting brackets are a presentation sign.
+    value: f64,
+}
+
+fn family(f: &Figure) -> Option<&str> {
+    f.metric.as_ref().map(|m| m.family.as_str())
+}
+
+pub(crate) fn derived(o: &Figure, sources: &Sources, named: &[&str]) -> Option<Verdict> {
+    let om = o.metric.as_ref()?;
+    if o.significant < MIN_SIGNIFICANT || o.kind == FigureKind::Date {
+        return None;
+    }
+    let margin_of = MARGINS
+        .iter()
+        .find(|(m, _)| *m == om.family)
+        .map(|(_, n)| *n);
+    let wanted = |f: &str| {
+        f == om.family || named.contains(&f) || margin_of.is_some_and(|n| n == f || f == "revenue")
+    };
+    // Inputs by page (or by block where the source has no pages).
+    let mut pages: Vec<(Option<u32>, Vec<Input<'_>>)> = Vec::new();
+    for (i, s) in sources.figures.iter().enumerate() {
+        if s.kind == FigureKind::Date || !family(s).is_some_and(wanted) {
+            continue;
+        }
+        let origin = &sources.origins[i];
+        let key = origin.page.or(origin.block.map(|b| b as u32));
+        let value = if s.bracketed {
+            s.value.abs()
+        } else {
+            s.signed_value()
+        };
+        let input = Input {
+            index: i,
+            figure: s,
+            value,
+        };
+        match pages.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, list)) if list.len() < MAX_INPUTS => list.push(input),
+            Some(_) => {}
+            None => pages.push((key, vec![input])),
+        }
+    }
+    for (page, inputs) in &pages {
+        let found = change(o, sources, inputs)
+            .or_else(|| ratio(o, sources, inputs, margin_of))
+            .or_else(|| sum(o, sources, inputs));
+        if let Some((formula, used)) = found {
+            let at = page
+                .filter(|_| sources.origins[used[0]].page.is_some())
+                .map(|p| format!(", p. {p}"))
+                .unwrap_or_default();
+            let formula = format!("{formula}{at}");
+            return Some(Verdict {
+                status: Status::Derived,
+                matched: used.first().copied(),
+                reason: format!("computed from the source: {formula}"),
+                formula: Some(formula),
+                inputs: used,
+            });
+        }
+    }
+    None
+}
+
+/// Two inputs compared by the source itself: one table row (periods side by side),
+/// or prose close together.
+fn side_by_side(sources: &Sources, a: &Input<'_>, b: &Input<'_>) -> bool {
+    let (oa, ob) = (&sources.origins[a.index], &sources.origins[b.index]);
+    if oa.row.is_some() || ob.row.is_some() {
+        return oa.block == ob.block && oa.row == ob.row && oa.column != ob.column;
+    }
+    a.figure.span.start.abs_diff(b.figure.span.start) <= PROSE_REACH
+}
+
+fn same_column(sources: &Sources, a: &Input<'_>, b: &Input<'_>) -> bool {
+    let (oa, ob) = (&sources.origins[a.index], &sources.origins[b.index]);
+    oa.block.is_some() && oa.block == ob.block && oa.column == ob.column && oa.row.is_some()
+}
+
+fn same_family(a: &Input<'_>, b: &Input<'_>) -> bool {
+    family(a.figure) == family(b.figure)
+}
+
+/// The output value, signed when it states a direction, else a magnitude.
+fn close(o: &Figure, computed: f64, slack: f64) -> bool {
+    let ov = o.signed_value();
+    let (ov, c) = if o.stated_direction || ov < 0.0 {
+        (ov, computed)
+    } else {
+        (ov.abs(), computed.abs())
+    };
+    (ov - c).abs() <= o.tolerance + slack + 1e-9 * ov.abs().max(c.abs())
+}
+
+/// A growth rate (percent) or a change in points between two figures of one metric.
+fn change(o: &Figure, sources: &Sources, inputs: &[Input<'_>]) -> Option<(String, Vec<usize>)> {
+    let om = o.metric.as_ref()?;
+    for a in inputs {
+        for b in inputs {
+            if a.index == b.index
+                || !same_family(a, b)
+                || family(a.figure) != Some(om.family.as_str())
+                || !side_by_side(sources, a, b)
+            {
+                continue;
+            }
+            let (af, bf) = (a.figure, b.figure);
+            if o.kind == FigureKind::Points
+                && af.kind == FigureKind::Percent
+                && bf.kind == FigureKind::Percent
+            {
+                let d = a.value - b.value;
+                if d != 0.0 && close(o, d, af.tolerance + bf.tolerance) {
+                    return Some((
+                        format!("{} = {} − {}", o.text, af.text, bf.text),
+                        vec![a.index, b.index],
+                    ));
+                }
+            }
+            if o.kind == FigureKind::Percent
+                && af.kind.is_magnitude()
+                && bf.kind.is_magnitude()
+                && af.currency == bf.currency
+                && b.value != 0.0
+            {
+                let g = (a.value - b.value) / b.value.abs() * 100.0;
+                let slack = g.abs() * rel(af, a.value) + 100.0 * rel(bf, b.value);
+                if close(o, g, slack) {
+                    return Some((
+                        format!("{} = ({} − {}) / {}", o.text, af.text, bf.text, bf.text),
+                        vec![a.index, b.index],
+                    ));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Relative rounding of an input.
+fn rel(f: &Figure, v: f64) -> f64 {
+    if v == 0.0 {
+        0.0
+    } else {
+        f.tolerance / v.abs()
+    }
+}
+
+/// A ratio of two figures of different metrics the output names (capex over revenue),
+/// or a margin (gross profit over revenue), as a percent or a plain ratio.
+fn ratio(
+    o: &Figure,
+    sources: &Sources,
+    inputs: &[Input<'_>],
+    margin_of: Option<&str>,
+) -> Option<(String, Vec<usize>)> {
+    let as_percent = o.kind == FigureKind::Percent;
+    let plain_ratio = o.kind == FigureKind::Plain && o.currency.is_none() && o.value.abs() < 100.0;
+    if !as_percent && !plain_ratio {
+        return None;
+    }
+    for a in inputs {
+        for b in inputs {
+            if a.index == b.index || same_family(a, b) || b.value == 0.0 {
+                continue;
+            }
+            let (af, bf) = (a.figure, b.figure);
+            if !af.kind.is_magnitude() || !bf.kind.is_magnitude() {
+                continue;
+            }
+            if let Some(num) = margin_of {
+                if family(af) != Some(num) || family(bf) != Some("revenue") {
+                    continue;
+                }
+            }
+            // Two cells of one table: the same period.
+            let (oa, ob) = (&sources.origins[a.index], &sources.origins[b.index]);
+            if oa.block.is_some() && oa.block == ob.block && oa.column != ob.column {
+                continue;
+            }
+            let r = (a.value / b.value).abs() * if as_percent { 100.0 } else { 1.0 };
+            let slack = r * (rel(af, a.value) + rel(bf, b.value));
+            if close(o, r, slack) {
+                return Some((
+                    format!("{} = {} / {}", o.text, af.text, bf.text),
+                    vec![a.index, b.index],
+                ));
+            }
+        }
+    }
+    None
+}
+
+/// A sum or difference of two or three cells of one table column.
+fn sum(o: &Figure, sources: &Sources, inputs: &[Input<'_>]) -> Option<(String, Vec<usize>)> {
+    if !o.kind.is_magnitude() {
+        return None;
+    }
+    let cells: Vec<&Input<'_>> = inputs
+        .iter()
+        .filter(|i| i.figure.kind.is_magnitude() && sources.origins[i.index].row.is_some())
+        .collect();
+    let scales = |i: &Input<'_>| {
+        let mut s = vec![1.0];
+        s.extend_from_slice(&sources.scales[i.index]);
+        s
+    };
+    let try_value = |v: f64, parts: &[&Input<'_>]| {
+        let slack: f64 = parts.iter().map(|p| p.figure.tolerance).sum();
+        scales(parts[0])
+            .into_iter()
+            .any(|k| close(o, v * k, slack * k))
+    };
+    for (x, a) in cells.iter().enumerate() {
+        for b in &cells[x + 1..] {
+            if !same_column(sources, a, b) {
+                continue;
+            }
+            let pairs = [
+                (
+                    a.value + b.value,
+                    format!("{} + {}", a.figure.text, b.figure.text),
+                ),
+                (
+                    a.value - b.value,
+                    format!("{} − {}", a.figure.text, b.figure.text),
+                ),
+                (
+                    b.value - a.value,
+                    format!("{} − {}", b.figure.text, a.figure.text),
+                ),
+            ];
+            for (v, f) in pairs {
+                if try_value(v, &[a, b]) {
+                    return Some((format!("{} = {f}", o.text), vec![a.index, b.index]));
+                }
+            }
+            for c in cells.iter().skip(x + 1) {
+                if c.index == b.index || c.index <= b.index || !same_column(sources, a, c) {
+                    continue;
+                }
+                let v = a.value + b.value + c.value;
+                if try_value(v, &[a, b, c]) {
+                    return Some((
+                        format!(
+                            "{} = {} + {} + {}",
+                            o.text, a.figure.text, b.figure.text, c.figure.text
+                        ),
+                        vec![a.index, b.index, c.index],
+                    ));
+                }
+            }
+        }
+    }
+    None
+}
