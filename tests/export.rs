@@ -378,7 +378,59 @@ fn summary() -> ExportContent {
             kind: MarkKind::Mismatch,
             note: Some("source: US$843.1 million".into()),
         }],
+        key_figures: Vec::new(),
     }
+}
+
+/// A financial summary of a real 10-Q with the key figures read from its statements:
+/// Markdown and DOCX carry the table, CSV and XLSX export it alone; a result without
+/// key figures says why it has none to export.
+#[test]
+fn financial_summary_exports_carry_the_key_figures() {
+    let pdf =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/filings/NETFLIX_2023Q2_10Q.pdf");
+    if !pdf.exists() {
+        eprintln!("skipping: {} not found", pdf.display());
+        return;
+    }
+    let doc = reportlens::extract(&pdf).unwrap();
+    let key_figures = reportlens::check::key_figures::key_figures(&doc);
+    assert!(key_figures.len() >= 5, "{key_figures:?}");
+    let content = ExportContent::Summary {
+        title: "Netflix Q2 2023".into(),
+        markdown: "Revenue was $8.19 billion.\n".into(),
+        marks: Vec::new(),
+        key_figures,
+    };
+    let render = reportlens::export::render;
+    let md = String::from_utf8(render(&content, ExportFormat::Markdown).unwrap()).unwrap();
+    assert!(md.contains("## Key figures"), "{md}");
+    assert!(
+        md.contains("| Revenue | Revenues | Three Months Ended June 30, 2023 | $ 8,187,301 |"),
+        "{md}"
+    );
+    let docx = render(&content, ExportFormat::Docx).unwrap();
+    let xml = document_xml(&docx);
+    assert!(
+        xml.contains("Key figures") && xml.contains("8,187,301"),
+        "docx has the table"
+    );
+    let csv = String::from_utf8(render(&content, ExportFormat::KeyFiguresCsv).unwrap()).unwrap();
+    assert!(
+        csv.starts_with("metric,label,period,value,prior_period,prior_value,change,unit,page\r\n")
+    );
+    assert!(
+        csv.contains("revenue,Revenues,\"Three Months Ended June 30, 2023\",\"$ 8,187,301\""),
+        "{csv}"
+    );
+    let xlsx = render(&content, ExportFormat::KeyFiguresXlsx).unwrap();
+    assert_eq!(&xlsx[..2], b"PK");
+    assert_eq!(
+        ExportFormat::from_path(Path::new("k.xlsx"), false),
+        Some(ExportFormat::KeyFiguresXlsx)
+    );
+    let err = render(&summary(), ExportFormat::KeyFiguresCsv).unwrap_err();
+    assert!(err.to_string().contains("no key-figures table"), "{err}");
 }
 
 #[test]

@@ -171,6 +171,8 @@ function renderWorkspace() {
   const done = !!j.result;
   show(byId('export-bar'), done);
   for (const b of document.querySelectorAll('#export-bar .bilingual-only')) show(b, j.kind === 'translate');
+  const keyFigures = j.result?.findings?.key_figures?.length > 0;
+  for (const b of document.querySelectorAll('#export-bar .key-figures-only')) show(b, done && keyFigures);
   renderFindings(done ? j.result.findings : null);
 }
 
@@ -527,12 +529,13 @@ async function onEditPair(index, text) {
 async function exportTo(format, path) {
   const j = state.job;
   if (!j?.result) return null;
-  const ext = format.endsWith('docx') ? 'docx' : 'md';
+  const ext = { 'key-figures-csv': 'csv', 'key-figures-xlsx': 'xlsx' }[format]
+    ?? (format.endsWith('docx') ? 'docx' : 'md');
   let target = path;
   if (!target) {
     const stem = j.name.replace(/\.[^.]+$/, '');
     const suffix = j.kind === 'translate' ? t('export.suffix_translation') : t('export.suffix_summary');
-    target = await pickSavePath(`${stem} — ${suffix}.${ext}`, t(`export.${format.replace('-', '_')}`), ext);
+    target = await pickSavePath(`${stem} — ${suffix}.${ext}`, t(`export.${format.replaceAll('-', '_')}`), ext);
     if (!target) return null;
   }
   try {

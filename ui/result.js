@@ -4,7 +4,7 @@
 import { byId, el, clear, setText, show } from './dom.js';
 import { t, num } from './i18n.js';
 
-const STATUSES = ['verified', 'approximate', 'mismatch', 'unsupported'];
+const STATUSES = ['verified', 'derived', 'approximate', 'mismatch', 'unsupported'];
 
 /** Page label of a source figure, or ''. */
 function pageLabel(source) {
@@ -14,6 +14,8 @@ function pageLabel(source) {
 /** The tooltip of one figure mark. */
 function markTitle(m) {
   const status = t(`fig.${m.status}`);
+  // A derived figure: its formula, as the engine wrote it, with the page.
+  if (m.formula) return `${status}: ${m.formula}`;
   if (!m.source) return `${status}: ${m.reason}`;
   const where = pageLabel(m.source);
   return `${status}: ${t('fig.source', { text: m.source.text, where: where ? ` (${where})` : '' })} — ${m.reason}`;
@@ -64,7 +66,7 @@ export function renderFindings(findings) {
   node.append(
     el('span', {}, t('findings.total', { total: num(c.total) })),
     ...STATUSES.map((s) => el('span', { class: `chip fig-${s}`, dataset: { status: s } },
-      `${t(`fig.${s}`)} ${num(c[s])}`)),
+      `${t(`fig.${s}`)} ${num(c[s] ?? 0)}`)),
   );
   show(node, true);
 }
@@ -109,6 +111,37 @@ export function renderSummary(result) {
   node.append(...markedText(result.markdown, result.findings.marks, (m) => {
     if (m.source) revealSource(m.source.block);
   }));
+  renderKeyFigures(result.findings.key_figures || []);
+}
+
+/**
+ * The key-figures table of a financial summary, read from the source's statements
+ * (not from the model): one row per metric, each linked to its page in the source.
+ */
+export function renderKeyFigures(rows) {
+  const box = byId('key-figures');
+  const body = byId('key-figures-rows');
+  clear(body);
+  show(box, rows.length > 0);
+  for (const r of rows) {
+    const page = r.page != null ? t('preview.page', { page: r.page }) : '';
+    const link = el('button', {
+      type: 'button',
+      class: 'link',
+      title: t('keys.reveal'),
+      dataset: { testid: 'key-figure-page', block: String(r.block) },
+    }, page || '↗');
+    link.addEventListener('click', () => revealSource(r.block));
+    body.append(el('tr', { dataset: { metric: r.metric, testid: 'key-figure' } },
+      el('th', { scope: 'row' }, t(`keys.${r.metric}`)),
+      el('td', { class: 'label' }, r.label),
+      el('td', {}, r.period),
+      el('td', { class: 'num' }, r.value),
+      el('td', { class: 'num' }, r.prior_value ?? ''),
+      el('td', { class: 'num' }, r.change ?? ''),
+      el('td', {}, r.unit ?? ''),
+      el('td', {}, link)));
+  }
 }
 
 /**

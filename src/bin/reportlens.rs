@@ -17,6 +17,8 @@ mod extract;
 mod generate;
 #[path = "reportlens/jobs.rs"]
 mod jobs;
+#[path = "reportlens/key_figures.rs"]
+mod key_figures;
 #[path = "reportlens/plan.rs"]
 mod plan;
 
@@ -47,6 +49,8 @@ enum Command {
     BenchExtract(bench_extract::Args),
     /// Check every figure in an output against the source document.
     CheckNumbers(check_numbers::Args),
+    /// The headline figures of a document's statements (CSV, XLSX, Markdown, JSON).
+    KeyFigures(key_figures::Args),
     /// Write a quantized Llama GGUF from a model directory (Index-1.9B) or a GGUF.
     Convert(convert::Args),
     /// Summarize a document (a resumable job; figures checked against the source).
@@ -57,7 +61,8 @@ enum Command {
     Resume(jobs::ResumeArgs),
     /// List past jobs (or delete one).
     Jobs(jobs::JobsArgs),
-    /// Export a finished job to Markdown or DOCX.
+    /// Export a finished job to Markdown or DOCX (a financial summary's key figures
+    /// also to CSV or XLSX).
     Export(jobs::ExportArgs),
 }
 
@@ -86,6 +91,7 @@ fn main() {
         Command::Bench(a) => bench::run(a),
         Command::BenchExtract(a) => bench_extract::run(a),
         Command::CheckNumbers(a) => check_numbers::run(a),
+        Command::KeyFigures(a) => key_figures::run(a),
         Command::Convert(a) => convert::run(a),
         Command::Summarize(a) => jobs::summarize(a),
         Command::Translate(a) => jobs::translate(a),

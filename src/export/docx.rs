@@ -274,11 +274,23 @@ pub(crate) fn plain(content: &ExportContent) -> Result<Vec<u8>, ExportError> {
     let mut docx = title(base_docx(), content.title());
     match content {
         ExportContent::Summary {
-            markdown, marks, ..
+            markdown,
+            marks,
+            key_figures,
+            ..
         } => {
             let mt = MarkedText::new(markdown, marks);
             for block in parse_markdown(&mt.chars) {
                 docx = summary_block(&mut b, &mt, block, docx);
+            }
+            if !key_figures.is_empty() {
+                docx = docx
+                    .add_paragraph(Paragraph::new().style("Heading2").add_run(text_run(
+                        "Key figures (read from the source's statements)",
+                        false,
+                        None,
+                    )))
+                    .add_table(key_figures_table(key_figures));
             }
         }
         ExportContent::Translation { pairs, marks, .. } => {
@@ -417,6 +429,45 @@ fn summary_block(b: &mut Builder, mt: &MarkedText<'_>, block: MdBlock, docx: Doc
         MdBlock::Para(segs) => b.runs(Paragraph::new(), mt, &segs),
     };
     docx.add_paragraph(p)
+}
+
+/// The key-figures table: one row per metric, figures as printed, with their page.
+fn key_figures_table(rows: &[crate::check::key_figures::KeyFigure]) -> Table {
+    let head = [
+        "Metric",
+        "Period",
+        "Value",
+        "Prior period",
+        "Prior value",
+        "Change",
+        "Unit",
+        "Page",
+    ];
+    let cols = head.len();
+    let col_w = TEXT_WIDTH / cols;
+    let cell = |text: &str, bold: bool| {
+        TableCell::new()
+            .width(col_w, WidthType::Dxa)
+            .add_paragraph(Paragraph::new().add_run(text_run(text, bold, None)))
+    };
+    let mut out = vec![TableRow::new(head.iter().map(|h| cell(h, true)).collect())];
+    for r in rows {
+        let page = r.page.map(|p| format!("p. {p}")).unwrap_or_default();
+        let fields = [
+            format!("{} ({})", r.metric.name(), r.label),
+            r.period.clone(),
+            r.value.clone(),
+            r.prior_period.clone().unwrap_or_default(),
+            r.prior_value.clone().unwrap_or_default(),
+            r.change.clone().unwrap_or_default(),
+            r.unit.clone().unwrap_or_default(),
+            page,
+        ];
+        out.push(TableRow::new(
+            fields.iter().map(|f| cell(f, false)).collect(),
+        ));
+    }
+    Table::new(out).set_grid(vec![col_w; cols])
 }
 
 fn summary_table(b: &mut Builder, mt: &MarkedText<'_>, rows: Vec<Vec<Vec<Seg>>>) -> Table {

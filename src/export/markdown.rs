@@ -187,7 +187,10 @@ pub(crate) fn plain(content: &ExportContent) -> String {
     }
     match content {
         ExportContent::Summary {
-            markdown, marks, ..
+            markdown,
+            marks,
+            key_figures,
+            ..
         } => {
             let mt = MarkedText::new(markdown, marks);
             marked(
@@ -201,6 +204,13 @@ pub(crate) fn plain(content: &ExportContent) -> String {
             );
             if !out.ends_with('\n') {
                 out.push('\n');
+            }
+            if !key_figures.is_empty() {
+                out.push_str("\n## Key figures (read from the source's statements)\n\n");
+                out.push_str(&super::key_figures::to_markdown(key_figures));
+                if !out.ends_with('\n') {
+                    out.push('\n');
+                }
             }
         }
         ExportContent::Translation { pairs, marks, .. } => {

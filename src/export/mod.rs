@@ -18,6 +18,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::check::key_figures::KeyFigure;
 use crate::BlockKind;
 
 pub use atomic::write_atomic;
@@ -73,12 +74,15 @@ pub struct Pair {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ExportContent {
-    /// A summary in Markdown; `marks` are char spans of `markdown`.
+    /// A summary in Markdown; `marks` are char spans of `markdown`. A financial
+    /// summary carries the key-figures table read from the source.
     Summary {
         title: String,
         markdown: String,
         #[serde(default)]
         marks: Vec<Mark>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        key_figures: Vec<KeyFigure>,
     },
     /// Aligned pairs; each mark names its pair and spans that pair's `target`.
     Translation {
@@ -100,14 +104,20 @@ pub enum ExportFormat {
     Docx,
     /// A two-column table: source | translation.
     BilingualDocx,
+    /// A financial summary's key-figures table alone, as CSV.
+    KeyFiguresCsv,
+    /// The key-figures table as an Excel workbook.
+    KeyFiguresXlsx,
 }
 
 impl ExportFormat {
-    pub const ALL: [ExportFormat; 4] = [
+    pub const ALL: [ExportFormat; 6] = [
         ExportFormat::Markdown,
         ExportFormat::BilingualMarkdown,
         ExportFormat::Docx,
         ExportFormat::BilingualDocx,
+        ExportFormat::KeyFiguresCsv,
+        ExportFormat::KeyFiguresXlsx,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -116,6 +126,8 @@ impl ExportFormat {
             ExportFormat::BilingualMarkdown => "bilingual-markdown",
             ExportFormat::Docx => "docx",
             ExportFormat::BilingualDocx => "bilingual-docx",
+            ExportFormat::KeyFiguresCsv => "key-figures-csv",
+            ExportFormat::KeyFiguresXlsx => "key-figures-xlsx",
         }
     }
 
@@ -124,6 +136,8 @@ impl ExportFormat {
         match self {
             ExportFormat::Markdown | ExportFormat::BilingualMarkdown => "md",
             ExportFormat::Docx | ExportFormat::BilingualDocx => "docx",
+            ExportFormat::KeyFiguresCsv => "csv",
+            ExportFormat::KeyFiguresXlsx => "xlsx",
         }
     }
 
@@ -134,10 +148,13 @@ impl ExportFormat {
         )
     }
 
-    /// The format an output path asks for (`.md`/`.markdown` or `.docx`), if any.
+    /// The format an output path asks for (`.md`/`.markdown`, `.docx`, or the key
+    /// figures' `.csv`/`.xlsx`), if any.
     pub fn from_path(path: &Path, bilingual: bool) -> Option<Self> {
         let ext = path.extension()?.to_str()?.to_ascii_lowercase();
         match (ext.as_str(), bilingual) {
+            ("csv", _) => Some(ExportFormat::KeyFiguresCsv),
+            ("xlsx", _) => Some(ExportFormat::KeyFiguresXlsx),
             ("md" | "markdown", false) => Some(ExportFormat::Markdown),
             ("md" | "markdown", true) => Some(ExportFormat::BilingualMarkdown),
             ("docx", false) => Some(ExportFormat::Docx),
@@ -154,7 +171,7 @@ impl FromStr for ExportFormat {
             .into_iter()
             .find(|f| f.as_str() == s)
             .ok_or_else(|| {
-                format!("unknown export format `{s}` (markdown, bilingual-markdown, docx, bilingual-docx)")
+                format!("unknown export format `{s}` (markdown, bilingual-markdown, docx, bilingual-docx, key-figures-csv, key-figures-xlsx)")
             })
     }
 }
@@ -179,6 +196,12 @@ pub enum ExportError {
 
     #[error("cannot build the DOCX file: {0}")]
     Docx(String),
+
+    #[error("this result has no key-figures table (only financial-mode summaries of documents with statements have one); export it as Markdown or DOCX instead of {0}")]
+    NoKeyFigures(ExportFormat),
+
+    #[error(transparent)]
+    KeyFigures(#[from] key_figures::KeyFiguresError),
 }
 
 /// Renders `content` in `format` to bytes (UTF-8 for Markdown).
@@ -188,6 +211,19 @@ pub fn render(content: &ExportContent, format: ExportFormat) -> Result<Vec<u8>, 
         ExportFormat::BilingualMarkdown => Ok(markdown::bilingual(content)?.into_bytes()),
         ExportFormat::Docx => docx::plain(content),
         ExportFormat::BilingualDocx => docx::bilingual(content),
+        ExportFormat::KeyFiguresCsv | ExportFormat::KeyFiguresXlsx => {
+            let rows = match content {
+                ExportContent::Summary { key_figures, .. } if !key_figures.is_empty() => {
+                    key_figures
+                }
+                _ => return Err(ExportError::NoKeyFigures(format)),
+            };
+            Ok(if format == ExportFormat::KeyFiguresCsv {
+                key_figures::to_csv(rows).into_bytes()
+            } else {
+                key_figures::to_xlsx(rows)?
+            })
+        }
     }
 }
 

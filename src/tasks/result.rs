@@ -2,6 +2,7 @@
 //! UI shows and the exporters write.
 use serde::{Deserialize, Serialize};
 
+use crate::check::key_figures::KeyFigure;
 use crate::check::{self, NumberReport, Status};
 use crate::export::{ExportContent, Mark, MarkKind, Pair, PairMark};
 use crate::ingest::Document;
@@ -95,6 +96,10 @@ impl MarkCounts {
 pub struct Findings {
     pub counts: MarkCounts,
     pub marks: Vec<FigureMark>,
+    /// Financial summaries: the headline figures read from the source's statements
+    /// (not from the model), each with its page.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key_figures: Vec<KeyFigure>,
 }
 
 impl Findings {
@@ -102,6 +107,14 @@ impl Findings {
         Findings {
             counts: MarkCounts::of(&marks),
             marks,
+            key_figures: Vec::new(),
+        }
+    }
+
+    pub fn with_key_figures(self, key_figures: Vec<KeyFigure>) -> Self {
+        Findings {
+            key_figures,
+            ..self
         }
     }
 }
@@ -173,6 +186,7 @@ impl JobResult {
                 title: title.clone(),
                 markdown: markdown.clone(),
                 marks: findings.marks.iter().filter_map(mark).collect(),
+                key_figures: findings.key_figures.clone(),
             },
             JobResult::Translation {
                 title,

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::ingest::{self, Document};
 use crate::model::{self, Engine, GenerateOptions, Sampling, StopReason};
 use crate::plan::{self, PassKind, Plan, PlanOptions, Speed, Strategy};
-use crate::prompt::{Lang, PromptFamily, TaskSpec};
+use crate::prompt::{Lang, PromptFamily, SummaryMode, TaskSpec};
 use crate::store::{self, ChunkStats, JobId, JobRecord, JobStatus, NewJob, Store, TaskKind};
 
 use super::events::JobEvent;
@@ -658,13 +658,17 @@ impl Run<'_> {
     ) -> Result<JobResult, TaskError> {
         let title = doc.name.clone();
         match plan.task {
-            TaskSpec::Summarize { .. } => {
+            TaskSpec::Summarize { mode, .. } => {
                 let markdown = outputs.last().cloned().unwrap_or_default();
                 let marks = check_against(doc, &markdown);
+                let key_figures = match mode {
+                    SummaryMode::Financial => crate::check::key_figures::key_figures(doc),
+                    SummaryMode::General => Vec::new(),
+                };
                 Ok(JobResult::Summary {
                     title,
                     markdown,
-                    findings: Findings::new(marks),
+                    findings: Findings::new(marks).with_key_figures(key_figures),
                 })
             }
             TaskSpec::Translate { to } => {

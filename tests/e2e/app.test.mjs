@@ -9,7 +9,7 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,6 +21,8 @@ const APP_BIN = path.resolve(process.env.REPORTLENS_APP_BIN || path.join(ROOT, '
 const CLI_BIN = path.resolve(process.env.REPORTLENS_CLI_BIN || path.join(ROOT, 'target/debug/reportlens'));
 const PDF = path.resolve(process.env.REPORTLENS_E2E_PDF || path.join(ROOT, '../shared/corpus/pdf/olmocr__earnings.pdf'));
 const SCAN = path.join(ROOT, '../shared/corpus/pdf/unstructured__table-multi-row-column-cells.pdf');
+// A short real earnings release with its statements (4 pages): a financial summary.
+const RELEASE = path.join(ROOT, '../shared/filings/COSTCO_2023Q3_EARNINGS.pdf');
 const DOCX = path.resolve(process.env.REPORTLENS_E2E_DOCX || path.join(ROOT, '../shared/corpus/docx/docling__word_sample.docx'));
 // A short real PDF with figures (20,000 bottles, 10,000 blankets, 200 laptops): the jobs run on
 // it so the real model finishes in seconds, not minutes, on CI's two cores.
@@ -480,6 +482,51 @@ describe('ReportLens jobs in the window', { timeout: 600_000 }, () => {
     const all = back.blocks.map((b) => b.text).join('\n');
     assert.ok(all.includes('20,000 bottles of water'), 'the export holds the source');
     assert.ok(all.includes('2023年5月5日 致相关人士（已编辑）'), 'the export holds the (edited) translation');
+  });
+
+  test('a financial summary shows the key figures read from the statements, each linked to its page', async () => {
+    assert.equal(await openPath(RELEASE), 'ready');
+    await exec(`const s = document.getElementById('summary-mode'); s.value = 'financial';
+      s.dispatchEvent(new Event('change'));`);
+    await chooseTask('task-summarize');
+    await click('#run-button');
+    const done = await until('the financial summary to finish', async () => {
+      const j = await jobState();
+      return j && !j.running && j.status;
+    }, { timeout: 300_000, interval: 200 });
+    assert.equal(done, 'done', await text('#job-status'));
+    assert.equal(await displayed('#key-figures'), true);
+    const rows = await exec(`return Object.fromEntries([...document.querySelectorAll('#key-figures-rows tr')]
+      .map((tr) => [tr.dataset.metric, [...tr.children].map((td) => td.textContent)]));`);
+    // The statement's own figures (read off the release by hand: tests/fixtures/filings).
+    assert.equal(rows.revenue[3], '53,648');
+    assert.equal(rows.revenue[4], '52,596');
+    assert.equal(rows.revenue[7], 'p. 3');
+    assert.equal(rows.net_income[3], '$ 1,302');
+    // A row's page link scrolls the source to the statement.
+    await click('#key-figures-rows tr[data-metric=revenue] button');
+    const block = await exec(`return document.querySelector('#key-figures-rows tr[data-metric=revenue] button').dataset.block;`);
+    assert.equal(await exec(`return document.getElementById('src-${block}').classList.contains('flash');`), true);
+    console.log(`screenshot: ${await screenshot('summary-key-figures.png')}`);
+    // Derived figures (if the model computed any) carry their formula on hover.
+    for (const title of await exec(`return [...document.querySelectorAll('#summary-text mark.fig-derived')].map((m) => m.title);`)) {
+      assert.match(title, /=/);
+    }
+    // The table alone exports as CSV and XLSX.
+    assert.equal(await displayed('#export-bar .key-figures-only'), true);
+    const out = path.join(tmp, 'key-figures');
+    const written = await execAsync(`const done = arguments[arguments.length - 1];
+      window.__reportlens.exportTo('key-figures-csv', arguments[0]).then(done, (e) => done('threw: ' + e));`, [out]);
+    assert.equal(written, `${out}.csv`);
+    const csv = readFileSync(written, 'utf8');
+    assert.match(csv, /^metric,label,period,value/);
+    assert.match(csv, /revenue,Total revenue,12 Weeks Ended May 7, 2023|revenue,Total revenue,"12 Weeks Ended May 7, 2023"/);
+    const xlsx = await execAsync(`const done = arguments[arguments.length - 1];
+      window.__reportlens.exportTo('key-figures-xlsx', arguments[0]).then(done, (e) => done('threw: ' + e));`, [out]);
+    assert.equal(xlsx, `${out}.xlsx`);
+    assert.equal(readFileSync(xlsx).subarray(0, 2).toString(), 'PK');
+    await exec(`const s = document.getElementById('summary-mode'); s.value = 'general';
+      s.dispatchEvent(new Event('change'));`);
   });
 
   test('a summary streams, cancels within a second, and resumes from the history', async () => {

@@ -223,8 +223,8 @@ fn deliver(
         println!("{}", String::from_utf8_lossy(&bytes));
     }
     eprintln!(
-        "figures: {} checked — {} verified, {} approximate, {} mismatch, {} unsupported",
-        c.total, c.verified, c.approximate, c.mismatch, c.unsupported
+        "figures: {} checked — {} verified, {} derived, {} approximate, {} mismatch, {} unsupported",
+        c.total, c.verified, c.derived, c.approximate, c.mismatch, c.unsupported
     );
     Ok(())
 }
@@ -232,7 +232,12 @@ fn deliver(
 fn write_export(result: &JobResult, path: &Path, bilingual: bool) -> anyhow::Result<()> {
     let bilingual = bilingual && matches!(result, JobResult::Translation { .. });
     let format = ExportFormat::from_path(path, bilingual)
-        .ok_or_else(|| crate::user(format!("{}: use a .md or .docx file name", path.display())))?;
+        .ok_or_else(|| {
+            crate::user(format!(
+                "{}: use a .md or .docx file name (.csv or .xlsx for a financial summary's key figures)",
+                path.display()
+            ))
+        })?;
     export::write(&result.export_content(), format, path).map_err(crate::user)
 }
 
