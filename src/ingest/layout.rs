@@ -484,11 +484,12 @@ fn typical_spacing(lines: &[Line]) -> f32 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    /// Lay out words as glyphs: each (x, y, text) drawn at size 10, 5 units per char.
-    fn glyphs(items: &[(f32, f32, &str)]) -> PageGlyphs {
+    /// Lay out words as glyphs: each (x, y, text) drawn at size 10, 5 units per char
+    /// (spaces inside `text` drawn as space glyphs).
+    pub(crate) fn glyphs(items: &[(f32, f32, &str)]) -> PageGlyphs {
         let mut gs = Vec::new();
         for &(x, y, t) in items {
             let mut cx = x;

@@ -925,30 +925,11 @@ fn table_from_rows(cells: Vec<Vec<String>>) -> Block {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::layout::{build_lines, Glyph, PageGlyphs};
+    use crate::ingest::layout::build_lines;
+    use crate::ingest::layout::tests::glyphs;
 
-    /// Words as glyphs at size 10, 5 units a character; (x, y, text) with spaces
-    /// inside `text` drawn as space glyphs.
     fn page(items: &[(f32, f32, &str)]) -> Vec<Line> {
-        let mut gs = Vec::new();
-        for &(x, y, t) in items {
-            let mut cx = x;
-            for c in t.chars() {
-                gs.push(Glyph {
-                    x: cx,
-                    y,
-                    w: 5.0,
-                    size: 10.0,
-                    text: c.to_string(),
-                });
-                cx += 5.0;
-            }
-        }
-        build_lines(&PageGlyphs {
-            width: 600.0,
-            height: 800.0,
-            glyphs: gs,
-        })
+        build_lines(&glyphs(items))
     }
 
     #[test]

@@ -3,37 +3,24 @@
 use serde::{Deserialize, Serialize};
 
 use crate::check::key_figures::KeyFigure;
-use crate::check::{self, NumberReport, Status};
+use crate::check::{self, NumberReport, Origin, Status};
 use crate::export::{ExportContent, Mark, MarkKind, Pair, PairMark};
 use crate::ingest::Document;
 
-/// A source figure an output figure was matched to, with where it sits.
+/// A source figure an output figure was matched to, with where it sits (page, block,
+/// and for table cells row, column and unit).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SourceFigure {
     pub text: String,
-    /// Page of the source block, for paged documents.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page: Option<u32>,
-    /// Index of the source block.
-    pub block: usize,
-    /// A table cell's row label, column header and the table's unit line.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub row: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub column: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unit: Option<String>,
+    #[serde(flatten)]
+    pub origin: Origin,
 }
 
 impl SourceFigure {
     fn of(s: check::SourceRef) -> Self {
         SourceFigure {
             text: s.text,
-            page: s.origin.page,
-            block: s.origin.block.unwrap_or(0),
-            row: s.origin.row,
-            column: s.origin.column,
-            unit: s.origin.unit,
+            origin: s.origin,
         }
     }
 }
@@ -164,7 +151,7 @@ impl JobResult {
                 Status::Verified | Status::Derived | Status::Approximate => return None,
             };
             let note = match &m.source {
-                Some(s) => Some(match s.page {
+                Some(s) => Some(match s.origin.page {
                     Some(p) => format!("source: {} (page {p}) — {}", s.text, m.reason),
                     None => format!("source: {} — {}", s.text, m.reason),
                 }),
@@ -263,8 +250,8 @@ mod tests {
         let marks = check_against(&d, out);
         assert_eq!(marks.len(), 2, "{marks:?}");
         assert_eq!(marks[0].status, Status::Verified);
-        assert_eq!(marks[0].source.as_ref().unwrap().page, Some(4));
-        assert_eq!(marks[0].source.as_ref().unwrap().block, 1);
+        assert_eq!(marks[0].source.as_ref().unwrap().origin.page, Some(4));
+        assert_eq!(marks[0].source.as_ref().unwrap().origin.block, Some(1));
         let s: String = out
             .chars()
             .skip(marks[1].start)

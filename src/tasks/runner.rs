@@ -725,8 +725,9 @@ fn translation_marks(doc: &Document, pairs: &[crate::export::Pair]) -> Vec<Figur
         };
         for mut m in check_against(&single, &p.target) {
             m.pair = Some(i);
-            if let Some(s) = &mut m.source {
-                *s = SourceFigure { block, ..s.clone() };
+            // Block indices of the one-block document are the whole document's.
+            for s in m.source.iter_mut().chain(m.inputs.iter_mut()) {
+                s.origin.block = Some(block);
             }
             marks.push(m);
         }
