@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -16,7 +16,7 @@ use crate::store::{self, ChunkStats, JobId, JobRecord, JobStatus, NewJob, Store,
 
 use super::events::JobEvent;
 use super::glossary::Glossary;
-use super::result::{check_against, FigureMark, Findings, JobResult, SourceFigure};
+use super::result::{check_against, FigureMark, Findings, JobResult};
 use super::summarize::{self, PassInput};
 use super::translate;
 use super::{speed, TaskError};
@@ -568,6 +568,9 @@ impl Run<'_> {
         };
         let job = self.id();
         let started = Instant::now();
+        let hold = test_hold(&self.job);
+        let cancel = self.cancel.clone();
+        let mut written = 0usize;
         // Both callbacks forward events as they happen; they share the sink.
         let sink = std::cell::RefCell::new(&mut *self.on_event);
         let gen = self.engine.generate(
@@ -578,7 +581,11 @@ impl Run<'_> {
                     job,
                     pass,
                     text: t.to_string(),
-                })
+                });
+                written += 1;
+                if hold == Some(written) {
+                    hold_until_cancelled(&cancel);
+                }
             },
             |p| {
                 (sink.borrow_mut())(&JobEvent::Prefill {
@@ -690,6 +697,29 @@ impl Run<'_> {
                 })
             }
         }
+    }
+}
+
+/// The test hook `REPORTLENS_TEST_HOLD=DOCUMENT:N`: the first summary of the process on
+/// a document of that file name holds after its Nth token until it is cancelled (a
+/// minute at most), so a test cancels a job at a known point however fast the model
+/// writes. Unset, as in every normal run, it does nothing.
+fn test_hold(job: &JobRecord) -> Option<usize> {
+    static USED: AtomicBool = AtomicBool::new(false);
+    let spec = std::env::var("REPORTLENS_TEST_HOLD").ok()?;
+    let (name, n) = spec.rsplit_once(':')?;
+    let n: usize = n.parse().ok()?;
+    let applies = job.task == TaskKind::Summarize && job.document_name == name;
+    (applies && !USED.swap(true, Ordering::SeqCst)).then_some(n)
+}
+
+/// How long the test hook holds a job at most before letting it run on.
+const TEST_HOLD_LIMIT: Duration = Duration::from_secs(60);
+
+fn hold_until_cancelled(cancel: &AtomicBool) {
+    let start = Instant::now();
+    while !cancel.load(Ordering::Relaxed) && start.elapsed() < TEST_HOLD_LIMIT {
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

@@ -424,7 +424,9 @@ describe('ReportLens window', { timeout: 600_000 }, () => {
 });
 
 describe('ReportLens jobs in the window', { timeout: 600_000 }, () => {
-  before(() => launch());
+  // The memo's summary holds after its 5th token until cancelled (a core test hook),
+  // so the cancel below never races the model, however fast the machine.
+  before(() => launch({ REPORTLENS_TEST_HOLD: `${path.basename(MEMO)}:5` }));
   after(shutdown);
 
   const jobState = () => exec('return window.__reportlens.state().job;');
