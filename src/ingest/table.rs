@@ -35,6 +35,8 @@ const MAX_UNIT_CHARS: usize = 140;
 /// How far left of the first figure column (in font sizes) a column header may start
 /// (a spanning header centred over two columns starts before the first).
 const HEADER_REACH: f32 = 4.0;
+/// The same for a header that reaches into the first column (centred over it).
+const CENTRED_HEADER_REACH: f32 = 10.0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -859,7 +861,10 @@ fn is_header_line(cells: &[Cell], left: f32, size: f32) -> bool {
             if n > MAX_CELL_CHARS {
                 return false;
             }
-        } else if c.x0 >= left - HEADER_REACH * size
+        } else if (c.x0 >= left - HEADER_REACH * size
+            // A date centred over right-aligned figures starts well left of them, and
+            // reaches into their column.
+            || (c.x1 > left + 0.5 * size && c.x0 >= left - CENTRED_HEADER_REACH * size))
             && n <= MAX_HEADER_CHARS
             && (c.kind != Kind::Figure || is_year(&c.text))
         {
@@ -1051,6 +1056,36 @@ mod tests {
         assert_eq!(cells[1], vec!["", "2022", "2021"]);
         assert_eq!(cells[2], vec!["Net revenue", "$23,601", "$16,434"]);
         assert_eq!(cells[3], vec!["Gross profit", "10,603", "7,929"]);
+    }
+
+    /// Best Buy's cash-flow statement: dates centred over narrow right-aligned figures
+    /// start far left of them, below a title that must stay prose.
+    #[test]
+    fn centred_dates_head_right_aligned_figures() {
+        let lines = page(&[
+            (200.0, 60.0, "(Unaudited and subject to reclassification)"),
+            (420.0, 90.0, "Twelve Months Ended"),
+            (380.0, 102.0, "January 28, 2023"),
+            (480.0, 102.0, "January 29, 2022"),
+            (40.0, 114.0, "Net earnings"),
+            (425.0, 114.0, "1,419"),
+            (525.0, 114.0, "2,454"),
+            (40.0, 126.0, "Restructuring charges"),
+            (435.0, 126.0, "147"),
+            (525.0, 126.0, "(34)"),
+        ]);
+        let found = find(&lines);
+        assert_eq!(found.len(), 1);
+        let cells = found[0].block.cells.as_ref().unwrap();
+        assert_eq!(
+            cells[0],
+            vec![
+                "",
+                "Twelve Months Ended January 28, 2023",
+                "Twelve Months Ended January 29, 2022"
+            ]
+        );
+        assert!(!found[0].lines.contains(&0), "the title stays prose");
     }
 
     #[test]
