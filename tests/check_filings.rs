@@ -118,8 +118,15 @@ fn netflix_slips_are_flagged() {
             ("$3.92", M),
             ("24.3%", M),
             ("7.2%", M),
+            ("June 30, 2023", V),
+            ("$7.97 billion", M),
         ]
     );
+    // The prior year's revenue given for the quarter the sentence names: the row's
+    // value for that period is named instead.
+    let period = r.findings.last().unwrap();
+    assert!(period.reason.contains("8,187,301"), "{}", period.reason);
+    assert!(period.reason.contains("2022"), "{}", period.reason);
     assert!(finding(&r, "$18.3 billion")
         .reason
         .contains("factor of 10^"));
@@ -157,7 +164,7 @@ fn chinese_cash_flow_table_in_yuan() {
     // "增长22.23%" for the table's -22.23%: a decrease written as growth.
     assert_eq!(got[2], ("22.23%", M));
     assert!(finding(&r, "22.23%").reason.starts_with("sign"));
-    // Not caught, and said so: the prior year's 5.83亿元 with no year named in its
-    // line. Periods are not compared (README: what the checker does not attempt).
+    // Not caught, and said so: the prior year's 5.83亿元 in a line that names no year,
+    // so there is no period to compare (README: what the checker attempts).
     assert_eq!(got[3], ("5.83亿元", V));
 }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::derive::derived;
 use super::figure::{Figure, FigureKind};
-use super::numbers::Sources;
+use super::numbers::{years_in, Said, Sources};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -215,7 +215,7 @@ struct Candidate {
 
 /// Classify output figure `o` against the source. `named` are the metric families
 /// the output's sentence names (what a computed figure may be computed from).
-pub(crate) fn classify(o: &Figure, sources: &Sources, named: &[&str]) -> Verdict {
+pub(crate) fn classify(o: &Figure, sources: &Sources, said: &Said) -> Verdict {
     let figs = &sources.figures;
     if o.kind == FigureKind::Date {
         return classify_date(o, figs);
@@ -266,13 +266,16 @@ pub(crate) fn classify(o: &Figure, sources: &Sources, named: &[&str]) -> Verdict
     };
 
     if let Some(c) = pick(Fit::Exact, true) {
+        if let Some(v) = other_period(o, sources, c.index, &said.years) {
+            return v;
+        }
         return Verdict::new(
             Status::Verified,
             Some(c.index),
             format!("matches {}{}", describe(sources, c.index), scale_note(&c)),
         );
     }
-    if let Some(v) = derived(o, sources, named) {
+    if let Some(v) = derived(o, sources, &said.families) {
         return v;
     }
     if let Some(c) = pick(Fit::Exact, false) {
@@ -334,6 +337,41 @@ pub(crate) fn classify(o: &Figure, sources: &Sources, named: &[&str]) -> Verdict
         );
     }
     Verdict::new(Status::Unsupported, None, "no source figure near it".into())
+}
+
+/// The output's sentence names a year, the matching table cell sits in another year's
+/// column, and the same row has a column for the year named: the figure is the other
+/// period's ("revenue in 2023 was $7.97 billion" with 7,970,141 under 2022 and
+/// 8,187,301 under 2023).
+fn other_period(o: &Figure, sources: &Sources, i: usize, years: &[i32]) -> Option<Verdict> {
+    let origin = &sources.origins[i];
+    let column_years = years_in(origin.column.as_deref()?);
+    if years.is_empty() || column_years.is_empty() || column_years.iter().any(|y| years.contains(y))
+    {
+        return None;
+    }
+    let j = (0..sources.figures.len()).find(|&j| {
+        let oj = &sources.origins[j];
+        j != i
+            && oj.block == origin.block
+            && oj.row.is_some()
+            && oj.row == origin.row
+            && group(sources.figures[j].kind) == group(o.kind)
+            && oj
+                .column
+                .as_deref()
+                .is_some_and(|c| years_in(c).iter().any(|y| years.contains(y)))
+    })?;
+    Some(Verdict::new(
+        Status::Mismatch,
+        Some(j),
+        format!(
+            "the source gives {} for the period named; {} is {}'s",
+            describe(sources, j),
+            sources.figures[i].text,
+            origin.column.as_deref().unwrap_or("another period")
+        ),
+    ))
 }
 
 /// A bare source number with no metric word, matched by an output figure of one
@@ -623,14 +661,13 @@ fn classify_date(o: &Figure, sources: &[Figure]) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::context::families_in;
     use crate::check::extract::find_figures;
 
     fn verdict(source: &str, output: &str) -> Verdict {
         let sources = Sources::from_text(source);
         let out = find_figures(output);
         assert_eq!(out.len(), 1, "{out:#?}");
-        classify(&out[0], &sources, &families_in(output))
+        classify(&out[0], &sources, &Said::of(output))
     }
 
     #[test]

@@ -282,8 +282,8 @@ fn check_against_sources(sources: &Sources, output: &str) -> NumberReport {
     let findings: Vec<Finding> = find_figures(output)
         .into_iter()
         .map(|figure| {
-            let named = families_in(sentence_of(output, figure.span.start, figure.span.end));
-            let v = classify(&figure, sources, &named);
+            let said = Said::of(sentence_of(output, figure.span.start, figure.span.end));
+            let v = classify(&figure, sources, &said);
             Finding {
                 figure,
                 status: v.status,
@@ -300,6 +300,45 @@ fn check_against_sources(sources: &Sources, output: &str) -> NumberReport {
         .collect();
     let summary = Summary::count(&findings);
     NumberReport { findings, summary }
+}
+
+/// What an output figure's sentence says besides the figure: the metric families it
+/// names (what a computed figure may come from) and the years it is about.
+pub(crate) struct Said {
+    pub families: Vec<&'static str>,
+    pub years: Vec<i32>,
+}
+
+impl Said {
+    pub fn of(sentence: &str) -> Said {
+        Said {
+            families: families_in(sentence),
+            years: years_in(sentence),
+        }
+    }
+}
+
+/// The years a text names: four digits from 1990 to 2099 standing alone ("2023",
+/// "2023年", "fiscal 2022"), not inside a longer number.
+pub(crate) fn years_in(text: &str) -> Vec<i32> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i + 4 <= b.len() {
+        let four = b[i..i + 4].iter().all(u8::is_ascii_digit);
+        let alone = (i == 0 || !b[i - 1].is_ascii_digit())
+            && b.get(i + 4).is_none_or(|c| !c.is_ascii_digit());
+        if four && alone {
+            let y: i32 = text[i..i + 4].parse().unwrap_or(0);
+            if (1990..2100).contains(&y) && !out.contains(&y) {
+                out.push(y);
+            }
+            i += 4;
+        } else {
+            i += 1;
+        }
+    }
+    out
 }
 
 /// The sentence (or line) of `text` around bytes `start..end`.
@@ -346,9 +385,72 @@ mod tests {
     }
 
     #[test]
+    fn years_a_sentence_names() {
+        assert_eq!(
+            years_in("Revenue in fiscal 2023 rose from 2022's"),
+            vec![2023, 2022]
+        );
+        assert_eq!(years_in("2023年营业收入12,345万元"), vec![2023]);
+        assert!(years_in("$12,023 million; 20231 items; 1,985").is_empty());
+    }
+
+    #[test]
     fn sentences_around_a_figure() {
         let t = "Revenue grew. Capex was 0.66 of revenue; margins fell.\nNext";
         let at = t.find("0.66").unwrap();
         assert_eq!(sentence_of(t, at, at + 4), " Capex was 0.66 of revenue");
+    }
+
+    /// A document with one statement table: a value of the prior year's column, said
+    /// of the year the sentence names, is that period's slip; said of no year, or of
+    /// both, it verifies.
+    #[test]
+    fn values_of_another_period_in_the_same_row() {
+        use crate::ingest::{Block, BlockKind, Document, Format};
+        let cells: Vec<Vec<String>> = [
+            vec!["(In millions)"],
+            vec!["", "2023", "2022"],
+            vec!["Total revenue", "$ 5,050", "$ 4,905"],
+        ]
+        .iter()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect();
+        let mut table = Block::new(
+            BlockKind::Table,
+            cells
+                .iter()
+                .map(|r| r.join("\t"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        );
+        table.cells = Some(cells);
+        table.unit = Some("(In millions)".into());
+        table.page = Some(7);
+        let doc = Document {
+            source: "x.pdf".into(),
+            name: "x.pdf".into(),
+            format: Format::Pdf,
+            pages: Some(7),
+            blocks: vec![table],
+            fallback_pages: Vec::new(),
+            no_text_pages: Vec::new(),
+        };
+        let status = |out: &str| check_document(&doc, out).findings.last().unwrap().status;
+        assert_eq!(
+            status("Total revenue in 2023 was $4.905 billion."),
+            Status::Mismatch
+        );
+        assert_eq!(
+            status("Total revenue in 2023 was $5.05 billion."),
+            Status::Verified
+        );
+        assert_eq!(
+            status("Total revenue was $4.905 billion."),
+            Status::Verified
+        );
+        assert_eq!(
+            status("Total revenue rose from 2022 to 2023, from $4.905 billion."),
+            Status::Verified
+        );
     }
 }
