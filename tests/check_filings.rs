@@ -73,6 +73,10 @@ fn netflix_faithful_summary_verifies_against_statements_in_thousands() {
             ("$101 million", V),
             ("$645 million", V),
             ("$175 million", V),
+            ("1.2%", D),
+            ("second quarter of 2023", V),
+            ("Q2 2023", V),
+            ("0.012", D),
         ]
     );
     // A table cell in thousands, its bracket an outflow, shown with row and page.
@@ -99,7 +103,13 @@ fn netflix_faithful_summary_verifies_against_statements_in_thousands() {
     assert_eq!(margin.inputs[1].origin.row.as_deref(), Some("Revenues"));
     let growth = finding(&r, "2.7%");
     assert!(growth.formula.as_deref().unwrap().contains("7,970,141"));
-    assert_eq!(r.summary.derived, 2);
+    // A ratio across two statements of one period: capex (cash flows, p. 5) over
+    // revenue (operations, p. 3).
+    assert_eq!(
+        finding(&r, "1.2%").formula.as_deref(),
+        Some("1.2% = (100,972) / $ 8,187,301, pp. 5, 3")
+    );
+    assert_eq!(r.summary.derived, 4);
 }
 
 #[test]

@@ -6,7 +6,9 @@
 //! The search is bounded to keep coincidences out: inputs come from one page (one
 //! table column for sums, one table row or 400 characters of prose for changes), at
 //! most `MAX_INPUTS` per page, about metrics the output figure or its sentence names;
-//! an output figure with fewer than two significant digits is never derived.
+//! across pages only a ratio of two statement lines of one year whose metrics the
+//! sentence names both. An output figure with fewer than two significant digits is
+//! never derived.
 
 use super::classify::{Status, Verdict};
 use super::figure::{Figure, FigureKind};
@@ -74,23 +76,97 @@ pub(crate) fn derived(o: &Figure, sources: &Sources, named: &[&str]) -> Option<V
             None => pages.push((key, vec![input])),
         }
     }
-    for (page, inputs) in &pages {
+    let verdict = |formula: String, used: Vec<usize>| {
+        let mut pages: Vec<u32> = used
+            .iter()
+            .filter_map(|&i| sources.origins[i].page)
+            .collect();
+        pages.dedup();
+        let at = match pages.as_slice() {
+            [] => String::new(),
+            [p] => format!(", p. {p}"),
+            ps => format!(
+                ", pp. {}",
+                ps.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+            ),
+        };
+        let formula = format!("{formula}{at}");
+        Verdict {
+            status: Status::Derived,
+            matched: used.first().copied(),
+            reason: format!("computed from the source: {formula}"),
+            formula: Some(formula),
+            inputs: used,
+        }
+    };
+    for (_, inputs) in &pages {
         let found = change(o, sources, inputs)
             .or_else(|| ratio(o, sources, inputs, margin_of))
             .or_else(|| sum(o, sources, inputs));
         if let Some((formula, used)) = found {
-            let at = page
-                .filter(|_| sources.origins[used[0]].page.is_some())
-                .map(|p| format!(", p. {p}"))
-                .unwrap_or_default();
-            let formula = format!("{formula}{at}");
-            return Some(Verdict {
-                status: Status::Derived,
-                matched: used.first().copied(),
-                reason: format!("computed from the source: {formula}"),
-                formula: Some(formula),
-                inputs: used,
-            });
+            return Some(verdict(formula, used));
+        }
+    }
+    // A ratio of two statements' lines for one period (capex on the cash-flow page over
+    // revenue on the income statement): table cells of two metrics the sentence names,
+    // in columns of the same year.
+    let cells: Vec<Input<'_>> = pages
+        .iter()
+        .flat_map(|(_, list)| list.iter().copied())
+        .filter(|i| {
+            sources.origins[i.index].row.is_some()
+                && family(i.figure).is_some_and(|f| named.contains(&f))
+        })
+        .take(MAX_INPUTS * 2)
+        .collect();
+    cross_statement_ratio(o, sources, &cells).map(|(formula, used)| verdict(formula, used))
+}
+
+/// Years a table cell's column header names.
+fn column_years(sources: &Sources, i: usize) -> Vec<i32> {
+    sources.origins[i]
+        .column
+        .as_deref()
+        .map(super::numbers::years_in)
+        .unwrap_or_default()
+}
+
+fn cross_statement_ratio(
+    o: &Figure,
+    sources: &Sources,
+    cells: &[Input<'_>],
+) -> Option<(String, Vec<usize>)> {
+    let as_percent = o.kind == FigureKind::Percent;
+    let plain_ratio = o.kind == FigureKind::Plain && o.currency.is_none() && o.value.abs() < 100.0;
+    if !as_percent && !plain_ratio {
+        return None;
+    }
+    for a in cells {
+        let ya = column_years(sources, a.index);
+        if ya.is_empty() {
+            continue;
+        }
+        for b in cells {
+            if a.index == b.index
+                || same_family(a, b)
+                || b.value == 0.0
+                || sources.origins[a.index].block == sources.origins[b.index].block
+                || !column_years(sources, b.index)
+                    .iter()
+                    .any(|y| ya.contains(y))
+                || !a.figure.kind.is_magnitude()
+                || !b.figure.kind.is_magnitude()
+            {
+                continue;
+            }
+            let r = (a.value / b.value).abs() * if as_percent { 100.0 } else { 1.0 };
+            let slack = r * (rel(a.figure, a.value) + rel(b.figure, b.value));
+            if close(o, r, slack) {
+                return Some((
+                    format!("{} = {} / {}", o.text, a.figure.text, b.figure.text),
+                    vec![a.index, b.index],
+                ));
+            }
         }
     }
     None
