@@ -167,6 +167,10 @@ fn fit(o: &Figure, s: &Figure, scale: f64) -> Option<(Fit, f64)> {
     let diff = (ov - target).abs();
     let e = eps(ov, target);
     let sig_ok = u32::from(o.significant) + 1 >= u32::from(s.significant.min(3));
+    // "$300 million" against "$300.1 million": exact as written (trailing zeros count).
+    if o.written_tolerance < o.tolerance && diff <= o.written_tolerance + e {
+        return Some((Fit::Exact, diff));
+    }
     if diff <= o.tolerance + e {
         return Some((if sig_ok { Fit::Exact } else { Fit::Coarse }, diff));
     }
@@ -350,18 +354,35 @@ fn other_period(o: &Figure, sources: &Sources, i: usize, years: &[i32]) -> Optio
     {
         return None;
     }
-    let j = (0..sources.figures.len()).find(|&j| {
-        let oj = &sources.origins[j];
-        j != i
-            && oj.block == origin.block
-            && oj.row.is_some()
-            && oj.row == origin.row
-            && group(sources.figures[j].kind) == group(o.kind)
-            && oj
-                .column
-                .as_deref()
-                .is_some_and(|c| years_in(c).iter().any(|y| years.contains(y)))
-    })?;
+    // The named year's cell of this row: in the same table, or in the same row of a
+    // table that repeats the layout for each year (segment tables), under a header
+    // that differs only by its year.
+    let without_years = |c: &str| {
+        c.chars()
+            .filter(|ch| !ch.is_ascii_digit())
+            .collect::<String>()
+    };
+    let this_column = without_years(origin.column.as_deref()?);
+    let j = (0..sources.figures.len())
+        .filter(|&j| {
+            let oj = &sources.origins[j];
+            j != i
+                && oj.row.is_some()
+                && oj.row == origin.row
+                && group(sources.figures[j].kind) == group(o.kind)
+                && oj
+                    .column
+                    .as_deref()
+                    .is_some_and(|c| years_in(c).iter().any(|y| years.contains(y)))
+        })
+        .filter_map(|j| {
+            let oj = &sources.origins[j];
+            let same_table = oj.block == origin.block;
+            let same_header = oj.column.as_deref().map(without_years) == Some(this_column.clone());
+            (same_table || same_header).then_some((u8::from(same_table) + u8::from(same_header), j))
+        })
+        .max_by_key(|&(score, j)| (score, std::cmp::Reverse(j)))
+        .map(|(_, j)| j)?;
     Some(Verdict::new(
         Status::Mismatch,
         Some(j),

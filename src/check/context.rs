@@ -82,6 +82,7 @@ static CONCEPTS: &[Concept] = &[
         false,
         &[
             "net income",
+            "net earnings",
             "net profit",
             "net profits",
             "profit for the year",

@@ -176,15 +176,24 @@ fn cross_statement_ratio(
 /// or prose close together.
 fn side_by_side(sources: &Sources, a: &Input<'_>, b: &Input<'_>) -> bool {
     let (oa, ob) = (&sources.origins[a.index], &sources.origins[b.index]);
-    if oa.row.is_some() || ob.row.is_some() {
-        return oa.block == ob.block && oa.row == ob.row && oa.column != ob.column;
+    if oa.cell.is_some() || ob.cell.is_some() {
+        return match (oa.cell, ob.cell) {
+            (Some((ra, ca)), Some((rb, cb))) => oa.block == ob.block && ra == rb && ca != cb,
+            _ => false,
+        };
     }
     a.figure.span.start.abs_diff(b.figure.span.start) <= PROSE_REACH
 }
 
-fn same_column(sources: &Sources, a: &Input<'_>, b: &Input<'_>) -> bool {
+/// Two cells of one table column in adjacent rows (the lines a subtotal adds up).
+fn adjacent_in_column(sources: &Sources, a: &Input<'_>, b: &Input<'_>) -> bool {
     let (oa, ob) = (&sources.origins[a.index], &sources.origins[b.index]);
-    oa.block.is_some() && oa.block == ob.block && oa.column == ob.column && oa.row.is_some()
+    match (oa.cell, ob.cell) {
+        (Some((ra, ca)), Some((rb, cb))) => {
+            oa.block == ob.block && ca == cb && ra.abs_diff(rb) == 1
+        }
+        _ => false,
+    }
 }
 
 fn same_family(a: &Input<'_>, b: &Input<'_>) -> bool {
@@ -220,7 +229,7 @@ fn change(o: &Figure, sources: &Sources, inputs: &[Input<'_>]) -> Option<(String
                 && bf.kind == FigureKind::Percent
             {
                 let d = a.value - b.value;
-                if d != 0.0 && close(o, d, af.tolerance + bf.tolerance) {
+                if d != 0.0 && close(o, d, af.written_tolerance + bf.written_tolerance) {
                     return Some((
                         format!("{} = {} − {}", o.text, af.text, bf.text),
                         vec![a.index, b.index],
@@ -247,14 +256,17 @@ fn change(o: &Figure, sources: &Sources, inputs: &[Input<'_>]) -> Option<(String
     None
 }
 
-/// Relative rounding of an input.
+/// Relative rounding of an input, as printed (a table's "100" is 100, not "about 100").
 fn rel(f: &Figure, v: f64) -> f64 {
     if v == 0.0 {
         0.0
     } else {
-        f.tolerance / v.abs()
+        f.written_tolerance.max(f64::EPSILON) / v.abs()
     }
 }
+
+/// A computed value is only evidence when the inputs' rounding leaves it this precise.
+const MAX_SLACK_SHARE: f64 = 0.01;
 
 /// A ratio of two figures of different metrics the output names (capex over revenue),
 /// or a margin (gross profit over revenue), as a percent or a plain ratio.
@@ -285,7 +297,10 @@ fn ratio(
             }
             // Two cells of one table: the same period.
             let (oa, ob) = (&sources.origins[a.index], &sources.origins[b.index]);
-            if oa.block.is_some() && oa.block == ob.block && oa.column != ob.column {
+            if oa.block.is_some()
+                && oa.block == ob.block
+                && oa.cell.map(|c| c.1) != ob.cell.map(|c| c.1)
+            {
                 continue;
             }
             let r = (a.value / b.value).abs() * if as_percent { 100.0 } else { 1.0 };
@@ -308,22 +323,27 @@ fn sum(o: &Figure, sources: &Sources, inputs: &[Input<'_>]) -> Option<(String, V
     }
     let cells: Vec<&Input<'_>> = inputs
         .iter()
-        .filter(|i| i.figure.kind.is_magnitude() && sources.origins[i.index].row.is_some())
+        .filter(|i| i.figure.kind.is_magnitude() && sources.origins[i.index].cell.is_some())
         .collect();
+    // Cells are in their table's unit (or as printed); no other scale is guessed.
     let scales = |i: &Input<'_>| {
         let mut s = vec![1.0];
-        s.extend_from_slice(&sources.scales[i.index]);
+        if sources.origins[i.index].unit.is_some() {
+            s.extend_from_slice(&sources.scales[i.index]);
+        }
         s
     };
     let try_value = |v: f64, parts: &[&Input<'_>]| {
-        let slack: f64 = parts.iter().map(|p| p.figure.tolerance).sum();
-        scales(parts[0])
-            .into_iter()
-            .any(|k| close(o, v * k, slack * k))
+        let slack: f64 = parts.iter().map(|p| p.figure.written_tolerance).sum();
+        v != 0.0
+            && slack <= MAX_SLACK_SHARE * v.abs()
+            && scales(parts[0])
+                .into_iter()
+                .any(|k| close(o, v * k, slack * k))
     };
     for (x, a) in cells.iter().enumerate() {
         for b in &cells[x + 1..] {
-            if !same_column(sources, a, b) {
+            if !adjacent_in_column(sources, a, b) {
                 continue;
             }
             let pairs = [
@@ -346,7 +366,7 @@ fn sum(o: &Figure, sources: &Sources, inputs: &[Input<'_>]) -> Option<(String, V
                 }
             }
             for c in cells.iter().skip(x + 1) {
-                if c.index == b.index || c.index <= b.index || !same_column(sources, a, c) {
+                if c.index == b.index || c.index <= b.index || !adjacent_in_column(sources, b, c) {
                     continue;
                 }
                 let v = a.value + b.value + c.value;

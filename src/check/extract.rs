@@ -110,6 +110,7 @@ fn blank(kind: FigureKind, value: f64) -> Figure {
         currency: None,
         unit: None,
         tolerance: 0.0,
+        written_tolerance: 0.0,
         significant: 0,
         scaled: false,
         date: None,
@@ -314,6 +315,7 @@ fn number_at(t: &str, s: usize, e: usize) -> Option<Located> {
     f.stated_direction = negative && (percent || points);
     f.significant = significant;
     f.tolerance = 0.5 * 10f64.powi(exp) * factor;
+    f.written_tolerance = 0.5 * 10f64.powi(-(frac.len() as i32)) * factor;
     Some(Located {
         start,
         end: pos,

@@ -108,6 +108,11 @@ pub struct Figure {
     pub unit: Option<Unit>,
     /// Half a unit of the last digit shown, in value units: "61.3亿" is ± 0.05亿 = 5e6.
     pub tolerance: f64,
+    /// Half a unit of the last digit written, trailing zeros included: "$300 million"
+    /// is ± 50 million as a rounding but ± 0.5 million as written, and a source's
+    /// "$300.1 million" is that figure, not a coarse neighbour.
+    #[serde(default)]
+    pub written_tolerance: f64,
     /// Significant digits shown (trailing zeros of an integer do not count).
     pub significant: u8,
     /// Whether a scale word (million, 亿 ...) was written.

@@ -32,6 +32,9 @@ pub struct Origin {
     /// The table's unit line ("(In millions)").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
+    /// A table cell's row and column in its table (what sums and changes line up by).
+    #[serde(skip)]
+    pub cell: Option<(usize, usize)>,
 }
 
 /// The figures of a source with where each stands and the scales its bare numbers
@@ -90,6 +93,7 @@ impl Sources {
                     .unwrap_or("")
                     .matches('\t')
                     .count();
+                origin.cell = Some((row, col));
                 if let Some(cells) = &block.cells {
                     let header = header_row(cells, block.unit.is_some());
                     if col > 0 && Some(row) != header {
