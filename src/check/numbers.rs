@@ -32,8 +32,9 @@ pub struct Origin {
     /// The table's unit line ("(In millions)").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
-    /// A table cell's row and column in its table (what sums and changes line up by).
-    #[serde(skip)]
+    /// A table cell's row and column in its table, 0-based in `cells` (what sums and
+    /// changes line up by).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cell: Option<(usize, usize)>,
 }
 
