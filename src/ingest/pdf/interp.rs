@@ -557,6 +557,11 @@ mod tests {
 
     fn run(content: &[u8], rotate: i64) -> PageContent {
         let (doc, page) = doc_with(content, rotate);
+        run_doc(&doc, page)
+    }
+
+    /// Interpret `page` of `doc` with room to spare (ten seconds, a million glyphs).
+    fn run_doc(doc: &Document, page: ObjectId) -> PageContent {
         let counter = AtomicUsize::new(0);
         let budget = Budget {
             deadline: Instant::now() + Duration::from_secs(10),
@@ -564,7 +569,7 @@ mod tests {
             max_glyphs: 1_000_000,
         };
         let mut fonts = FontCache::default();
-        Interpreter::run_page(&doc, page, &mut fonts, &budget)
+        Interpreter::run_page(doc, page, &mut fonts, &budget)
     }
 
     fn approx(a: f32, b: f32) -> bool {
@@ -634,14 +639,7 @@ mod tests {
             "Resources" => dictionary! { "XObject" => dictionary! { "X1" => form_id } },
             "Contents" => contents,
         });
-        let counter = AtomicUsize::new(0);
-        let budget = Budget {
-            deadline: Instant::now() + Duration::from_secs(10),
-            glyphs: &counter,
-            max_glyphs: 1_000_000,
-        };
-        let mut fonts = FontCache::default();
-        let p = Interpreter::run_page(&doc, page, &mut fonts, &budget);
+        let p = run_doc(&doc, page);
         assert_eq!(p.page.glyphs.len(), 1, "the self-drawing form runs once");
         assert!(approx(p.page.glyphs[0].x, 50.0));
     }
