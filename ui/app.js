@@ -471,7 +471,8 @@ function onEvent(e) {
       break;
     case 'token': {
       if (j.tokensInPass === 0) j.passStarted = performance.now();
-      j.tokensInPass += 1;
+      // One event may carry several tokens (the shell batches them).
+      j.tokensInPass += e.tokens;
       j.stream += e.text;
       const secs = (performance.now() - j.passStarted) / 1000;
       if (secs > 0.5) j.tps = j.tokensInPass / secs;

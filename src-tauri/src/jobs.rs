@@ -207,18 +207,48 @@ fn run_on_this_thread<R: Runtime>(
     }
     let engine = &mut slot.as_mut().expect("loaded above").engine;
     let mut store = open_store()?;
-    let mut tokens = TokenBatcher::default();
-    // Done, cancelled or failed: the runner has stored the outcome and sent
-    // its event, so there is nothing left to report here.
-    let _ = tasks::run_job(&mut store, engine, id, Some(cancel), &mut |e| {
-        for out in tokens.push(e) {
+    // Events are sent while the batcher is locked, so the ticker's late text
+    // and the runner's events reach the window in the order they happened.
+    let tokens = Mutex::new(TokenBatcher::default());
+    let finished = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        // Text held back for batching goes out within its interval even when
+        // the model writes nothing more for a while (a slow step, a pause).
+        s.spawn(|| {
+            while !finished.load(Ordering::Acquire) {
+                std::thread::sleep(TokenBatcher::EVERY / 2);
+                let mut t = tokens.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(out) = t.due() {
+                    let _ = app.emit(JOB_EVENT, out);
+                }
+            }
+        });
+        // The ticker stops however this ends, a panic in the runner included
+        // (the caller turns that into a failed job; it must not hang here).
+        let _stop = StopOnDrop(&finished);
+        // Done, cancelled or failed: the runner has stored the outcome and sent
+        // its event, so there is nothing left to report here.
+        let _ = tasks::run_job(&mut store, engine, id, Some(cancel), &mut |e| {
+            let mut t = tokens.lock().unwrap_or_else(|e| e.into_inner());
+            for out in t.push(e) {
+                let _ = app.emit(JOB_EVENT, out);
+            }
+        });
+        let mut t = tokens.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(out) = t.flush() {
             let _ = app.emit(JOB_EVENT, out);
         }
     });
-    if let Some(out) = tokens.flush() {
-        let _ = app.emit(JOB_EVENT, out);
-    }
     Ok(())
+}
+
+/// Sets its flag when dropped, on return or unwinding.
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
 }
 
 /// Streamed text reaches the window in pieces of at most ~10 per second:
@@ -227,8 +257,16 @@ fn run_on_this_thread<R: Runtime>(
 /// held before them.
 #[derive(Default)]
 struct TokenBatcher {
-    held: Option<(JobId, usize, String)>,
+    held: Option<HeldText>,
     last: Option<Instant>,
+}
+
+/// Text of one pass not yet sent, and how many tokens it holds.
+struct HeldText {
+    job: JobId,
+    pass: usize,
+    text: String,
+    tokens: usize,
 }
 
 impl TokenBatcher {
@@ -236,12 +274,25 @@ impl TokenBatcher {
 
     fn push(&mut self, e: &JobEvent) -> Vec<JobEvent> {
         match e {
-            JobEvent::Token { job, pass, text } => {
+            JobEvent::Token {
+                job,
+                pass,
+                text,
+                tokens,
+            } => {
                 match &mut self.held {
-                    Some((j, p, held)) if j == job && p == pass => held.push_str(text),
+                    Some(h) if h.job == *job && h.pass == *pass => {
+                        h.text.push_str(text);
+                        h.tokens += tokens;
+                    }
                     _ => {
                         let before = self.flush();
-                        self.held = Some((*job, *pass, text.clone()));
+                        self.held = Some(HeldText {
+                            job: *job,
+                            pass: *pass,
+                            text: text.clone(),
+                            tokens: *tokens,
+                        });
                         if let Some(b) = before {
                             return vec![b];
                         }
@@ -260,10 +311,23 @@ impl TokenBatcher {
         }
     }
 
+    /// The held text, once it has waited its interval.
+    fn due(&mut self) -> Option<JobEvent> {
+        if self.last.is_some_and(|t| t.elapsed() < Self::EVERY) {
+            return None;
+        }
+        self.flush()
+    }
+
     fn flush(&mut self) -> Option<JobEvent> {
-        let (job, pass, text) = self.held.take()?;
+        let h = self.held.take()?;
         self.last = Some(Instant::now());
-        Some(JobEvent::Token { job, pass, text })
+        Some(JobEvent::Token {
+            job: h.job,
+            pass: h.pass,
+            text: h.text,
+            tokens: h.tokens,
+        })
     }
 }
 
@@ -378,6 +442,7 @@ mod tests {
             job: JobId(1),
             pass: 0,
             text: text.into(),
+            tokens: 1,
         }
     }
 
@@ -406,6 +471,15 @@ mod tests {
             passes_done: 0,
         }));
         assert_eq!(texts(&out), vec!["Rev", "enue rose", "<\"cancelled\">"]);
+        // Batched text says how many tokens it holds, so counts stay exact.
+        let counts: Vec<usize> = out
+            .iter()
+            .filter_map(|e| match e {
+                JobEvent::Token { tokens, .. } => Some(*tokens),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(counts, vec![1, 2]);
         assert!(b.flush().is_none());
         // Held text of one pass never merges into the next pass.
         let mut b = TokenBatcher::default();
@@ -415,8 +489,22 @@ mod tests {
             job: JobId(1),
             pass: 1,
             text: "c".into(),
+            tokens: 1,
         }));
         out.extend(b.flush());
         assert_eq!(texts(&out), vec!["a", "b", "c"]);
+    }
+
+    #[test]
+    fn held_text_is_due_after_its_interval_without_another_event() {
+        let mut b = TokenBatcher::default();
+        assert!(b.due().is_none(), "nothing held, nothing due");
+        let mut out = b.push(&token("Net "));
+        out.extend(b.push(&token("income")));
+        assert!(b.due().is_none(), "not yet: the interval has not passed");
+        std::thread::sleep(TokenBatcher::EVERY);
+        out.extend(b.due());
+        assert_eq!(texts(&out), vec!["Net ", "income"]);
+        assert!(b.due().is_none());
     }
 }

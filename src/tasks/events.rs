@@ -33,6 +33,9 @@ pub enum JobEvent {
         job: JobId,
         pass: usize,
         text: String,
+        /// How many model tokens `text` holds: 1 as the runner sends it, more
+        /// once a front end batches several into one event.
+        tokens: usize,
     },
     /// A pass is finished and checkpointed; `reused` when its output came
     /// from the store (resume, or the same input done before).

@@ -581,6 +581,7 @@ impl Run<'_> {
                     job,
                     pass,
                     text: t.to_string(),
+                    tokens: 1,
                 });
                 written += 1;
                 if hold == Some(written) {

@@ -564,10 +564,10 @@ describe('ReportLens jobs in the window', { timeout: 600_000 }, () => {
     console.log(`screenshot: ${await screenshot('summary-done.png')}`);
 
     // Reopened from the history: shown at once, nothing recomputed.
-    await click('#history-button');
-    await until('a done job in the history', async () =>
-      exec('return document.querySelectorAll("#history-list tr[data-status=done]").length >= 2;'));
     const id = (await jobState()).id;
+    await click('#history-button');
+    await until('the job listed as done in the history', async () =>
+      exec(`return !!document.querySelector('#history-list tr[data-job="${id}"][data-status=done]');`));
     await click(`#history-list tr[data-job="${id}"] button[data-action=open]`);
     await until('the stored result', async () => (await jobState())?.hasResult);
     assert.equal((await jobState()).running, false);
