@@ -203,6 +203,7 @@ pub struct ModelOptions {
     /// KV cache element type. F16 halves the cache; F32 is exact.
     pub kv_dtype: DType,
     pub rope_scaling: RopeScaling,
+    pub ops: Ops,
 }
 
 impl Default for ModelOptions {
@@ -210,8 +211,21 @@ impl Default for ModelOptions {
         Self {
             kv_dtype: DType::F32,
             rope_scaling: RopeScaling::None,
+            ops: Ops::Native,
         }
     }
+}
+
+/// Which implementation of the per-layer operations (norm, RoPE, SwiGLU,
+/// attention) a forward pass uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Ops {
+    /// On the CPU, ours with llama.cpp's numerics; on a GPU, candle's.
+    #[default]
+    Native,
+    /// candle's device-agnostic operations everywhere: what CUDA and Metal
+    /// run. On the CPU it exists so tests exercise the GPU path's logic.
+    Portable,
 }
 
 /// A loaded model with its KV cache: feed tokens, get next-token logits.
@@ -264,6 +278,11 @@ impl Llama {
         &self.device
     }
 
+    /// Positions the KV cache has room for now (it grows as runs need it).
+    pub fn cache_capacity(&self) -> usize {
+        self.cache.capacity
+    }
+
     /// Positions currently held in the KV cache.
     pub fn position(&self) -> usize {
         self.cache.len
@@ -312,7 +331,8 @@ impl Llama {
         let h = self.forward_hidden(tokens, offset)?;
         let l = tokens.len();
         let last = h.narrow(1, l - 1, 1)?;
-        let last = rms_norm(&last, &self.w.norm, self.cfg.rms_norm_eps)?;
+        let native = self.device.is_cpu() && self.opts.ops == Ops::Native;
+        let last = rms_norm(native, &last, &self.w.norm, self.cfg.rms_norm_eps)?;
         self.w
             .lm_head
             .forward(&last)?
@@ -323,7 +343,8 @@ impl Llama {
     /// Like `forward`, but the logits `(len, vocab)` of every position.
     pub fn forward_all(&mut self, tokens: &[u32], offset: usize) -> Result<Tensor> {
         let h = self.forward_hidden(tokens, offset)?;
-        let h = rms_norm(&h, &self.w.norm, self.cfg.rms_norm_eps)?;
+        let native = self.device.is_cpu() && self.opts.ops == Ops::Native;
+        let h = rms_norm(native, &h, &self.w.norm, self.cfg.rms_norm_eps)?;
         self.w.lm_head.forward(&h)?.squeeze(0)?.to_dtype(DType::F32)
     }
 
@@ -361,21 +382,22 @@ impl Llama {
 
         let mut x = self.w.embed.lookup(tokens, &self.device)?.unsqueeze(0)?; // (1, L, hidden)
         let eps = cfg.rms_norm_eps;
+        let native = self.device.is_cpu() && self.opts.ops == Ops::Native;
         let (nh, nkv, hd) = (cfg.num_heads, cfg.num_kv_heads, cfg.head_dim);
         for (i, lw) in self.w.layers.iter().enumerate() {
-            let h = rms_norm(&x, &lw.attn_norm, eps)?;
+            let h = rms_norm(native, &x, &lw.attn_norm, eps)?;
             let [q, k, v] = forward_each([&lw.q, &lw.k, &lw.v], &h)?;
             let q = q.reshape((l, nh, hd))?;
             let k = k.reshape((l, nkv, hd))?;
             let v = v.reshape((l, nkv, hd))?;
-            let q = apply_rope(cfg, &q, &cos, &sin)?;
-            let k = apply_rope(cfg, &k, &cos, &sin)?;
+            let q = apply_rope(native, cfg, &q, &cos, &sin)?;
+            let k = apply_rope(native, cfg, &k, &cos, &sin)?;
             let (k_all, v_all) = self.cache.write(i, offset, &k, &v)?;
-            let ctx = attention(cfg, &q, &k_all, &v_all, offset)?; // (1, L, H*D)
+            let ctx = attention(native, cfg, &q, &k_all, &v_all, offset)?; // (1, L, H*D)
             x = (x + lw.o.forward(&ctx)?)?;
-            let h = rms_norm(&x, &lw.ffn_norm, eps)?;
+            let h = rms_norm(native, &x, &lw.ffn_norm, eps)?;
             let [gate, up] = forward_each([&lw.gate, &lw.up], &h)?;
-            x = (x + lw.down.forward(&swiglu(&gate, &up)?)?)?;
+            x = (x + lw.down.forward(&swiglu(native, &gate, &up)?)?)?;
         }
         self.cache.len = end;
         Ok(x)
@@ -425,9 +447,9 @@ fn rope_tables(
 }
 
 /// RMSNorm as ggml computes it on the CPU (sum of squares in f64,
-/// `x * (1/sqrt(mean + eps)) * w`); candle's kernel elsewhere.
-fn rms_norm(x: &Tensor, w: &Tensor, eps: f64) -> Result<Tensor> {
-    if !x.device().is_cpu() {
+/// `x * (1/sqrt(mean + eps)) * w`) when `native`; candle's kernel otherwise.
+fn rms_norm(native: bool, x: &Tensor, w: &Tensor, eps: f64) -> Result<Tensor> {
+    if !native {
         return candle_nn::ops::rms_norm(x, w, eps as f32);
     }
     let dims = x.dims().to_vec();
@@ -447,8 +469,14 @@ fn rms_norm(x: &Tensor, w: &Tensor, eps: f64) -> Result<Tensor> {
 
 /// Rotates `x` `(L, H, D)` in place of position; only the first `rope_dim`
 /// dimensions of each head turn.
-fn apply_rope(cfg: &LlamaConfig, x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
-    if x.device().is_cpu() && x.dtype() == DType::F32 {
+fn apply_rope(
+    native: bool,
+    cfg: &LlamaConfig,
+    x: &Tensor,
+    cos: &Tensor,
+    sin: &Tensor,
+) -> Result<Tensor> {
+    if native && x.dtype() == DType::F32 {
         return rope_cpu(cfg, x, cos, sin);
     }
     let (l, h, d) = x.dims3()?;
@@ -500,9 +528,9 @@ fn rope_cpu(cfg: &LlamaConfig, x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result
     Tensor::from_vec(xs, (l, h, d), x.device())
 }
 
-/// `silu(gate) * up`: on the CPU with ggml's vector `exp`, elsewhere candle's.
-fn swiglu(gate: &Tensor, up: &Tensor) -> Result<Tensor> {
-    if !(gate.device().is_cpu() && gate.dtype() == DType::F32 && up.dtype() == DType::F32) {
+/// `silu(gate) * up`: natively with ggml's vector `exp`, otherwise candle's.
+fn swiglu(native: bool, gate: &Tensor, up: &Tensor) -> Result<Tensor> {
+    if !(native && gate.dtype() == DType::F32 && up.dtype() == DType::F32) {
         return gate.silu()? * up;
     }
     let g = gate.flatten_all()?.to_vec1::<f32>()?;
@@ -521,6 +549,7 @@ fn swiglu(gate: &Tensor, up: &Tensor) -> Result<Tensor> {
 /// `offset..offset+L` over the cached `k`/`v` `(offset + L, H_kv, D)`.
 /// Returns `(1, L, H*D)`.
 fn attention(
+    native: bool,
     cfg: &LlamaConfig,
     q: &Tensor,
     k: &Tensor,
@@ -529,10 +558,10 @@ fn attention(
 ) -> Result<Tensor> {
     let (l, nh, hd) = q.dims3()?;
     let scale = 1.0 / (hd as f64).sqrt();
-    if q.device().is_cpu() {
+    if native {
         return super::attention::causal_attention_cpu(q, k, v, offset)?.unsqueeze(0);
     }
-    // GPU: plain matmul attention with an offset causal mask.
+    // Portable (every GPU): plain matmul attention with an offset causal mask.
     let groups = cfg.num_heads / cfg.num_kv_heads;
     let kv_len = k.dim(0)?;
     let q = q.transpose(0, 1)?.contiguous()?; // (H, L, D)
@@ -664,12 +693,14 @@ mod tests {
             let mut v = x.flatten_all()?.to_vec1::<f32>()?;
             for p in 0..l {
                 for hh in 0..h {
-                    for i in 0..d / 2 {
-                        let a = p as f64 / cfg.rope_theta.powf(2.0 * i as f64 / d as f64);
+                    // Only the first `rope_dim` dimensions turn.
+                    let r = cfg.rope_dim;
+                    for i in 0..r / 2 {
+                        let a = p as f64 / cfg.rope_theta.powf(2.0 * i as f64 / r as f64);
                         let (c, s) = (a.cos() as f32, a.sin() as f32);
                         let (i0, i1) = match cfg.rope_style {
                             RopeStyle::Interleaved => (2 * i, 2 * i + 1),
-                            RopeStyle::Half => (i, i + d / 2),
+                            RopeStyle::Half => (i, i + r / 2),
                         };
                         let base = (p * h + hh) * d;
                         let (x0, x1) = (v[base + i0], v[base + i1]);
@@ -787,6 +818,128 @@ mod tests {
         all.push(4);
         let fresh = m.forward(&all, 0)?;
         assert!(max_abs_diff(&grown, &fresh) < 1e-4);
+        Ok(())
+    }
+
+    /// `w` with every matrix held as f16 and applied as candle does on a
+    /// GPU (`QMatMul::TensorF16`), as a model directory loads there.
+    fn as_f16(w: &LlamaWeights) -> Result<LlamaWeights> {
+        let half = |m: &Linear| -> Result<Linear> {
+            match m {
+                Linear::Candle(QMatMul::Tensor(t)) => {
+                    Ok(Linear::Candle(QMatMul::TensorF16(t.to_dtype(DType::F16)?)))
+                }
+                _ => candle_core::bail!("dense only"),
+            }
+        };
+        let mut out = w.clone();
+        for l in &mut out.layers {
+            for m in [
+                &mut l.q,
+                &mut l.k,
+                &mut l.v,
+                &mut l.o,
+                &mut l.gate,
+                &mut l.up,
+                &mut l.down,
+            ] {
+                *m = half(m)?;
+            }
+        }
+        out.lm_head = half(&w.lm_head)?;
+        Ok(out)
+    }
+
+    /// The largest difference relative to the largest reference logit.
+    fn relative_diff(got: &Tensor, want: &Tensor) -> f32 {
+        let scale = want
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        max_abs_diff(got, want) / scale.max(1e-6)
+    }
+
+    /// The device-agnostic operations (what CUDA and Metal run) give the
+    /// plain reference's logits: both RoPE styles, a partial rotation, grouped
+    /// KV heads, a chunked prefill and a decode step.
+    #[test]
+    fn portable_ops_match_the_plain_reference() -> Result<()> {
+        let dev = Device::Cpu;
+        let portable = ModelOptions {
+            ops: Ops::Portable,
+            ..Default::default()
+        };
+        for style in [RopeStyle::Interleaved, RopeStyle::Half] {
+            for rope_dim in [8, 4] {
+                let cfg = LlamaConfig {
+                    rope_style: style,
+                    rope_dim,
+                    ..tiny_config()
+                };
+                let w = tiny(&cfg, &dev)?;
+                let tokens: Vec<u32> = (0..23).map(|i| (i * 7 + 3) % 50).collect();
+                let want = reference_logits(&cfg, &w, &tokens)?;
+                let mut m = Llama::new(cfg.clone(), w, portable, &dev)?;
+                m.begin(tokens.len())?;
+                let all = m.forward_all(&tokens, 0)?;
+                let diff = max_abs_diff(&all, &want);
+                assert!(
+                    diff < 1e-3,
+                    "{style:?}, rope_dim {rope_dim}: max diff {diff}"
+                );
+                // In pieces through the cache, then one token at a time.
+                m.begin(tokens.len())?;
+                for (i, chunk) in tokens[..16].chunks(5).enumerate() {
+                    m.forward(chunk, i * 5)?;
+                }
+                for (p, &t) in tokens.iter().enumerate().skip(16) {
+                    let got = m.forward(&[t], p)?;
+                    let diff = max_abs_diff(&got, &want.get(p)?);
+                    assert!(
+                        diff < 1e-3,
+                        "{style:?}, rope_dim {rope_dim}, decode at {p}: {diff}"
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The GPU's usual setting, f16 weights and an f16 cache, stays close to
+    /// the f32 reference, and to the CPU's own operations on the same weights.
+    #[test]
+    fn portable_ops_with_f16_weights_and_cache_stay_close() -> Result<()> {
+        let dev = Device::Cpu;
+        let cfg = tiny_config();
+        let w = tiny(&cfg, &dev)?;
+        let tokens: Vec<u32> = (0..20).map(|i| (i * 11 + 2) % 50).collect();
+        let want = reference_logits(&cfg, &w, &tokens)?;
+        let half = as_f16(&w)?;
+        let run = |ops: Ops| -> Result<Tensor> {
+            let opts = ModelOptions {
+                kv_dtype: DType::F16,
+                ops,
+                ..Default::default()
+            };
+            let mut m = Llama::new(cfg.clone(), half.clone(), opts, &dev)?;
+            m.begin(tokens.len())?;
+            m.forward(&tokens[..12], 0)?;
+            let mut last = None;
+            for (p, &t) in tokens.iter().enumerate().skip(12) {
+                last = Some(m.forward(&[t], p)?);
+            }
+            Ok(last.expect("decoded"))
+        };
+        let portable = run(Ops::Portable)?;
+        let native = run(Ops::Native)?;
+        let last = want.get(tokens.len() - 1)?;
+        let to_ref = relative_diff(&portable, &last);
+        assert!(to_ref < 0.02, "portable f16 vs f32 reference: {to_ref}");
+        let to_native = relative_diff(&portable, &native);
+        assert!(to_native < 0.02, "portable vs native on f16: {to_native}");
         Ok(())
     }
 
