@@ -249,6 +249,16 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The most positions one pass holds (its prompt and its whole answer):
+    /// what the KV cache must have room for.
+    pub fn max_pass_tokens(&self) -> usize {
+        self.passes
+            .iter()
+            .map(|p| p.input_tokens + p.max_output_tokens)
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Fill in `estimated_seconds` from a measured speed.
     pub fn with_speed(mut self, speed: Option<Speed>) -> Self {
         self.estimated_seconds = speed.map(|s| {

@@ -346,6 +346,49 @@ fn memory_estimate_counts_directory_weights_and_refuses_with_numbers() {
     );
 }
 
+/// Dense weights load as f16 unless f32 is asked for, and the KV cache is
+/// budgeted for the runs made: a run longer than the load-time budget is
+/// checked and counted as it starts.
+#[test]
+fn dense_weights_are_f16_by_default_and_the_cache_grows_with_the_runs() {
+    let s = Shape::index_tiny();
+    let (h, i, v) = (s.hidden as u64, s.intermediate as u64, s.vocab as u64);
+    let matrices = s.layers as u64 * (4 * h * h + 3 * h * i) + v * h;
+    let f32_only = (v * h + (2 * s.layers as u64 + 1) * h) * 4;
+    let mut e = load_with(
+        &fixture_dir(),
+        LoadOptions {
+            max_tokens: Some(16),
+            ..Default::default()
+        },
+    );
+    assert_eq!(e.memory.weights, f32_only + matrices * 2, "f16 matrices");
+    assert_eq!(e.memory.tokens, 16);
+    let per_token = (s.layers * 2 * s.hidden * 2) as u64; // f16 cache
+    assert_eq!(e.memory.kv_cache, 16 * per_token);
+    let ids = reference_ids();
+    let opts = reportlens::model::GenerateOptions {
+        max_new_tokens: 8,
+        sampling: reportlens::model::Sampling::Greedy,
+        ..Default::default()
+    };
+    let out = e.generate(&ids, &opts, |_| {}, |_| {}).unwrap();
+    let run = ids.len() + 8;
+    assert!(run > 16, "the run is longer than the load-time budget");
+    assert_eq!(e.memory.tokens, run, "{out:?}");
+    assert_eq!(e.memory.kv_cache, run as u64 * per_token);
+    assert_eq!(
+        e.memory.total,
+        e.memory.weights + e.memory.kv_cache + e.memory.working
+    );
+    // Without a known job size the check budgets the default run, not the context.
+    let d = load_with(&fixture_dir(), LoadOptions::default());
+    assert_eq!(
+        d.memory.tokens,
+        reportlens::model::load::DEFAULT_CHECK_TOKENS.min(s.context)
+    );
+}
+
 #[test]
 fn f16_weights_stay_close_to_f32() {
     let ids = reference_ids();

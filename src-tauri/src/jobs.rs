@@ -194,7 +194,15 @@ fn run_on_this_thread<R: Runtime>(
             JOB_EVENT,
             serde_json::json!({"event": "loading-model", "job": id, "model": model}),
         );
-        let engine = load_engine_fitting(model, cpu).map_err(engine_err)?;
+        // The memory check budgets the job's longest pass where its plan is
+        // stored already (a resumed job); a longer run is checked as it starts.
+        let tokens = open_store()?
+            .get_job(id)
+            .ok()
+            .and_then(|j| j.plan)
+            .and_then(|p| serde_json::from_value::<Plan>(p).ok())
+            .map(|p| p.max_pass_tokens());
+        let engine = load_engine_fitting(model, cpu, tokens).map_err(engine_err)?;
         let _ = app.emit(
             JOB_EVENT,
             serde_json::json!({"event": "model-loaded", "job": id, "device": engine.device.to_string()}),

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use super::device::{available_memory, human_bytes, DeviceKind};
 use super::llama::Llama;
 use super::load::Engine;
 use super::template::ChatMessage;
@@ -131,6 +132,8 @@ impl Engine {
         on_text: impl FnMut(&str),
         on_progress: impl FnMut(Progress),
     ) -> Result<Generation, GenerateError> {
+        let total = (prompt.len() + opts.max_new_tokens).min(self.model.max_positions());
+        self.ensure_room(total)?;
         generate(
             &mut self.model,
             &self.tokenizer,
@@ -139,6 +142,39 @@ impl Engine {
             on_text,
             on_progress,
         )
+    }
+}
+
+impl Engine {
+    /// The KV cache is sized to the runs made, not the trained context: a run
+    /// longer than any before grows it, so its memory is checked first (the
+    /// load-time check covered `memory.tokens` positions).
+    fn ensure_room(&mut self, total: usize) -> Result<(), ModelError> {
+        let have = self.model.cache_capacity().max(self.memory.tokens);
+        if total <= have || self.device != DeviceKind::Cpu {
+            return Ok(());
+        }
+        let cfg = self.model.config();
+        let per_token = cfg.kv_bytes_per_token(self.model.options().kv_dtype);
+        let extra = per_token * (total - self.model.cache_capacity()) as u64;
+        if let Some(available) = available_memory() {
+            if extra > available {
+                return Err(ModelError::OutOfMemory {
+                    path: self.path.clone(),
+                    detail: format!(
+                        "a run of {total} tokens needs {} more for its KV cache but only {} is \
+                         available; use a shorter context (fewer tokens per pass) or a \
+                         smaller KV cache",
+                        human_bytes(extra),
+                        human_bytes(available)
+                    ),
+                });
+            }
+        }
+        self.memory.kv_cache = per_token * total as u64;
+        self.memory.total = self.memory.weights + self.memory.kv_cache + self.memory.working;
+        self.memory.tokens = total;
+        Ok(())
     }
 }
 

@@ -11,8 +11,8 @@ use serde::Serialize;
 
 use super::device::{available_memory, device_kind, human_bytes, select_device, DeviceKind};
 use super::llama::{
-    Embedding, LayerWeights, Linear, Llama, LlamaConfig, LlamaWeights, ModelOptions, RopeScaling,
-    RopeStyle,
+    Embedding, LayerWeights, Linear, Llama, LlamaConfig, LlamaWeights, ModelOptions, Ops,
+    RopeScaling, RopeStyle,
 };
 use super::quant::requantized_on_cpu;
 use super::template::ChatTemplate;
@@ -28,16 +28,20 @@ pub struct LoadOptions {
     pub kv_dtype: DType,
     pub rope_scaling: RopeScaling,
     /// The most tokens one run will hold (prompt + answer), for the memory
-    /// check. `None`: the model's whole context.
+    /// check. `None`: [`DEFAULT_CHECK_TOKENS`] (or the context, if shorter);
+    /// longer runs are checked as they start.
     pub max_tokens: Option<usize>,
     /// Prefill chunk size, for the working-memory estimate.
     pub chunk_size: usize,
     /// Refuse to load when the estimate exceeds available memory.
     pub check_memory: bool,
-    /// Dense matrices of a model directory: `None` for F32 on the CPU (exact;
-    /// candle has no BF16 matmul there) and F16 on a GPU; `Some(F16)` halves
-    /// their memory on the CPU too. GGUF weights keep their own types.
+    /// Dense matrices of a model directory: F16 (`None`, the default; bf16
+    /// weights lose only exponent range they do not use), or `Some(F32)`,
+    /// exact and twice the memory, when asked for. GGUF weights keep their
+    /// own types (F16/BF16 ones are held as F16).
     pub weight_dtype: Option<DType>,
+    /// The per-layer operations; `Ops::Portable` runs a GPU's on the CPU.
+    pub ops: Ops,
 }
 
 impl Default for LoadOptions {
@@ -50,6 +54,7 @@ impl Default for LoadOptions {
             chunk_size: 512,
             check_memory: true,
             weight_dtype: None,
+            ops: Ops::Native,
         }
     }
 }
@@ -119,6 +124,7 @@ pub fn load_engine(path: &Path, opts: &LoadOptions) -> Result<Engine, ModelError
     let model_opts = ModelOptions {
         kv_dtype: opts.kv_dtype,
         rope_scaling: opts.rope_scaling,
+        ops: opts.ops,
     };
     let model = Llama::new(cfg, weights, model_opts, &device).map_err(|e| runtime(path, e))?;
     Ok(Engine {
@@ -274,16 +280,28 @@ fn load_gguf_weights(
 }
 
 /// The desktop app's rule: the default f16 KV cache (llama.cpp's, half the
-/// memory of f32, as fast), or the memory check's refusal with its numbers.
-pub fn load_engine_fitting(path: &Path, force_cpu: bool) -> Result<Engine, ModelError> {
+/// memory of f32, as fast) with room for `max_tokens` (the job's longest
+/// pass, when its plan is known), or the memory check's refusal with its
+/// numbers.
+pub fn load_engine_fitting(
+    path: &Path,
+    force_cpu: bool,
+    max_tokens: Option<usize>,
+) -> Result<Engine, ModelError> {
     load_engine(
         path,
         &LoadOptions {
             force_cpu,
+            max_tokens,
             ..Default::default()
         },
     )
 }
+
+/// Where the job's size is not known at load, the memory check budgets a KV
+/// cache this long (or the whole context when shorter), not the trained 32K
+/// context: a longer run is checked when it starts (`Engine::generate`).
+pub const DEFAULT_CHECK_TOKENS: usize = 8192;
 
 /// Weights + KV cache + working memory for a run of `opts.max_tokens`.
 pub fn estimate_memory(
@@ -296,11 +314,11 @@ pub fn estimate_memory(
         let elems = info.shape.elem_count() as u64;
         let stored =
             elems / info.ggml_dtype.block_size() as u64 * info.ggml_dtype.type_size() as u64;
-        // candle keeps F16/BF16 matmul weights dequantized to f32; other
-        // formats without a fast CPU kernel are held as Q8_0 (the memory
-        // check is for CPU runs).
+        // F16/BF16 matrices are held as F16; other formats without a fast
+        // CPU kernel are held as Q8_0 (the memory check is for CPU runs).
         // Q8_0 is held re-laid with f32 scales (36 bytes a block).
         let held = match info.ggml_dtype {
+            GgmlDType::F16 | GgmlDType::BF16 if info.shape.dims().len() == 2 => elems * 2,
             GgmlDType::F16 | GgmlDType::BF16 => elems * 4,
             GgmlDType::Q8_0 if info.shape.dims().len() == 2 => elems / 32 * 36,
             d if requantized_on_cpu(d) && info.shape.dims().len() == 2 => {
@@ -328,7 +346,10 @@ pub(crate) fn estimate_with_weights(
     loading: u64,
     opts: &LoadOptions,
 ) -> MemoryEstimate {
-    let tokens = opts.max_tokens.unwrap_or(cfg.context_length);
+    let tokens = opts
+        .max_tokens
+        .unwrap_or(DEFAULT_CHECK_TOKENS)
+        .min(cfg.context_length);
     let kv_cache = cfg.kv_bytes_per_token(opts.kv_dtype) * tokens as u64;
     let chunk = opts.chunk_size.max(1) as u64;
     let per_token = (4 * cfg.hidden_size

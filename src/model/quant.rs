@@ -30,8 +30,14 @@ impl Linear {
     /// kernels for them are scalar unless the whole build targets AVX2,
     /// about 15x slower than ours; Q8_0 costs ~1.9x a 4-bit format's memory
     /// and adds well under a tenth of its rounding error. Dense formats and
-    /// other devices use candle's `QMatMul`.
+    /// other devices use candle's `QMatMul`; F16 and BF16 matrices are held
+    /// as F16 everywhere (candle's default widens them to f32: twice the
+    /// memory).
     pub fn from_qtensor(t: QTensor) -> Result<Self> {
+        if matches!(t.dtype(), GgmlDType::F16 | GgmlDType::BF16) {
+            let half = t.dequantize_f16(&t.device())?;
+            return Ok(Linear::Candle(QMatMul::TensorF16(half)));
+        }
         let on_cpu = matches!(t.device(), Device::Cpu);
         let kind = match t.dtype() {
             GgmlDType::Q4_0 => Some(Kind::Q4_0),

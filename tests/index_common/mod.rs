@@ -330,6 +330,7 @@ pub fn load(path: &Path) -> Engine {
         path,
         LoadOptions {
             kv_dtype: candle_core::DType::F32,
+            weight_dtype: Some(candle_core::DType::F32),
             ..Default::default()
         },
     )

@@ -52,9 +52,10 @@ pub struct Args {
     /// default f16, which computes as llama.cpp does).
     #[arg(long)]
     kv_f32: bool,
-    /// Hold a model directory's dense weights in f16 (half the memory of f32).
+    /// Hold a model directory's dense weights in f32 (exact; twice the memory
+    /// of the default f16).
     #[arg(long)]
-    weights_f16: bool,
+    weights_f32: bool,
     /// Print timing figures to stderr at the end.
     #[arg(long)]
     stats: bool,
@@ -68,7 +69,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let load = LoadOptions {
         force_cpu: args.cpu,
         kv_dtype: if args.kv_f32 { DType::F32 } else { DType::F16 },
-        weight_dtype: args.weights_f16.then_some(DType::F16),
+        weight_dtype: args.weights_f32.then_some(DType::F32),
         ..Default::default()
     };
     let mut engine = load_engine(&model, &load).map_err(crate::user)?;
