@@ -10,15 +10,8 @@ use crate::prompt::{Lang, SummaryMode};
 /// File name of the settings inside the data folder.
 pub const SETTINGS_FILE: &str = "settings.json";
 
-/// Which device runs the model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DevicePref {
-    /// The best available: CUDA, then Metal, then the CPU.
-    #[default]
-    Auto,
-    Cpu,
-}
+/// Which device runs the model (`auto`, `cpu`, `cuda`, `cuda:N`, `metal`).
+pub use crate::model::device::DeviceChoice as DevicePref;
 
 /// Everything the user can set. Unknown or missing fields fall back to the
 /// defaults, so an older or hand-edited file still loads.

@@ -186,9 +186,13 @@ pub fn model_status_now() -> ModelStatus {
 /// The device the next job will use, as the window shows it.
 fn device_line(pref: DevicePref) -> String {
     use reportlens::model::{device, DeviceKind};
-    match device::select_device(pref == DevicePref::Cpu).1 {
-        DeviceKind::Cpu => format!("cpu ({} threads)", device::cpu_threads()),
-        gpu => gpu.to_string(),
+    match device::select_device(pref) {
+        Ok((_, DeviceKind::Cpu)) => format!("cpu ({} threads)", device::cpu_threads()),
+        Ok((d, gpu)) => match device::free_memory(&d) {
+            Some(free) => format!("{gpu} ({} free)", device::human_bytes(free)),
+            None => gpu.to_string(),
+        },
+        Err(e) => format!("{pref}: {e}"),
     }
 }
 

@@ -26,7 +26,7 @@ pub const JOB_EVENT: &str = "job-event";
 /// A model loaded for some settings, kept for the next job.
 struct Loaded {
     model: PathBuf,
-    cpu: bool,
+    device: DevicePref,
     engine: Engine,
 }
 
@@ -183,11 +183,11 @@ fn run_on_this_thread<R: Runtime>(
     cancel: Arc<AtomicBool>,
 ) -> Result<(), CommandError> {
     let state = app.state::<JobState>();
-    let cpu = device_pref() == DevicePref::Cpu;
+    let device = device_pref();
     let mut slot = state.engine.lock().unwrap_or_else(|e| e.into_inner());
     if !slot
         .as_ref()
-        .is_some_and(|l| l.model == model && l.cpu == cpu)
+        .is_some_and(|l| l.model == model && l.device == device)
     {
         *slot = None; // free the old model before loading the new one
         let _ = app.emit(
@@ -202,14 +202,14 @@ fn run_on_this_thread<R: Runtime>(
             .and_then(|j| j.plan)
             .and_then(|p| serde_json::from_value::<Plan>(p).ok())
             .map(|p| p.max_pass_tokens());
-        let engine = load_engine_fitting(model, cpu, tokens).map_err(engine_err)?;
+        let engine = load_engine_fitting(model, device, tokens).map_err(engine_err)?;
         let _ = app.emit(
             JOB_EVENT,
             serde_json::json!({"event": "model-loaded", "job": id, "device": engine.device.to_string()}),
         );
         *slot = Some(Loaded {
             model: model.to_path_buf(),
-            cpu,
+            device,
             engine,
         });
     }

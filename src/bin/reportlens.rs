@@ -111,6 +111,35 @@ fn main() {
 
 /// The model to use: the one given, else the one chosen in the app's
 /// Settings, else the fetched test model.
+/// Where the model runs: `--cpu`, else `--device`, else the Settings' choice.
+pub fn resolve_device(
+    given: &DeviceArgs,
+) -> anyhow::Result<reportlens::model::device::DeviceChoice> {
+    use reportlens::model::device::DeviceChoice;
+    if given.cpu {
+        return Ok(DeviceChoice::Cpu);
+    }
+    if let Some(d) = given.device {
+        return Ok(d);
+    }
+    let dir = reportlens::store::data_dir().map_err(user)?;
+    Ok(reportlens::settings::Settings::load(&dir)
+        .map_err(user)?
+        .device)
+}
+
+/// The device options every command that runs the model takes.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct DeviceArgs {
+    /// Where the model runs: auto, cpu, cuda, cuda:N (the Nth GPU) or metal
+    /// (default: the choice in Settings, else auto)
+    #[arg(long)]
+    pub device: Option<reportlens::model::device::DeviceChoice>,
+    /// The same as --device cpu.
+    #[arg(long, conflicts_with = "device")]
+    pub cpu: bool,
+}
+
 pub fn resolve_model(given: Option<std::path::PathBuf>) -> anyhow::Result<std::path::PathBuf> {
     if let Some(p) = given {
         return Ok(p);

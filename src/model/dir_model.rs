@@ -12,7 +12,7 @@ use candle_core::{DType, Device, Tensor, D};
 
 use super::checkpoint::Checkpoint;
 use super::config::{read_dir_config, DirConfig};
-use super::device::{device_kind, select_device, DeviceKind};
+use super::device::{device_kind, free_memory, select_device};
 use super::info::dir_name;
 use super::llama::{Embedding, LayerWeights, Linear, Llama, LlamaWeights, ModelOptions};
 use super::load::{check_memory, estimate_with_weights, Engine, LoadOptions, MemoryEstimate};
@@ -238,10 +238,12 @@ pub fn load_dir_engine(path: &Path, opts: &LoadOptions) -> Result<Engine, ModelE
             ),
         });
     }
-    let (device, kind) = select_device(opts.force_cpu);
+    let (device, _) = select_device(opts.device)?;
     let dtype = weight_dtype(opts);
     let memory = estimate(&cfg, &table, &ckpt, dtype, opts);
-    if opts.check_memory && kind == DeviceKind::Cpu {
+    let mut memory = memory;
+    memory.available = free_memory(&device);
+    if opts.check_memory {
         check_memory(path, &memory)?;
     }
     let template = dir_template(path, &cfg)?;

@@ -21,4 +21,6 @@ pub enum ModelError {
     OutOfMemory { path: PathBuf, detail: String },
     #[error("{path}: cannot run the model: {reason}")]
     Runtime { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Device(#[from] super::device::DeviceError),
 }

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::device::{available_memory, human_bytes, DeviceKind};
+use super::device::{free_memory, human_bytes};
 use super::llama::Llama;
 use super::load::Engine;
 use super::template::ChatMessage;
@@ -151,13 +151,13 @@ impl Engine {
     /// load-time check covered `memory.tokens` positions).
     fn ensure_room(&mut self, total: usize) -> Result<(), ModelError> {
         let have = self.model.cache_capacity().max(self.memory.tokens);
-        if total <= have || self.device != DeviceKind::Cpu {
+        if total <= have {
             return Ok(());
         }
         let cfg = self.model.config();
         let per_token = cfg.kv_bytes_per_token(self.model.options().kv_dtype);
         let extra = per_token * (total - self.model.cache_capacity()) as u64;
-        if let Some(available) = available_memory() {
+        if let Some(available) = free_memory(self.model.device()) {
             if extra > available {
                 return Err(ModelError::OutOfMemory {
                     path: self.path.clone(),

@@ -9,7 +9,9 @@ use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{DType, Device, Tensor};
 use serde::Serialize;
 
-use super::device::{available_memory, device_kind, human_bytes, select_device, DeviceKind};
+use super::device::{
+    device_kind, free_memory, human_bytes, select_device, DeviceChoice, DeviceKind,
+};
 use super::llama::{
     Embedding, LayerWeights, Linear, Llama, LlamaConfig, LlamaWeights, ModelOptions, Ops,
     RopeScaling, RopeStyle,
@@ -22,7 +24,8 @@ use super::{load_tokenizer, read_gguf, ModelError, TextTokenizer};
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
     /// Stay on the CPU even when a GPU is available.
-    pub force_cpu: bool,
+    /// Where the model runs (`--device`, Settings).
+    pub device: DeviceChoice,
     /// KV cache type: F16 (the default: llama.cpp's default and, on the CPU,
     /// its numerics bit for bit; half the memory) or F32 (exact attention).
     pub kv_dtype: DType,
@@ -47,7 +50,7 @@ pub struct LoadOptions {
 impl Default for LoadOptions {
     fn default() -> Self {
         Self {
-            force_cpu: false,
+            device: DeviceChoice::Auto,
             kv_dtype: DType::F16,
             rope_scaling: RopeScaling::None,
             max_tokens: None,
@@ -106,9 +109,10 @@ pub fn load_engine(path: &Path, opts: &LoadOptions) -> Result<Engine, ModelError
             ),
         ));
     }
-    let (device, kind) = select_device(opts.force_cpu);
-    let memory = estimate_memory(&cfg, &content, opts);
-    if opts.check_memory && kind == DeviceKind::Cpu {
+    let (device, kind) = select_device(opts.device)?;
+    let mut memory = estimate_memory(&cfg, &content, opts, kind);
+    memory.available = free_memory(&device);
+    if opts.check_memory {
         check_memory(path, &memory)?;
     }
     let template = ChatTemplate::from_jinja(meta_str(&content, "tokenizer.chat_template"));
@@ -285,13 +289,13 @@ fn load_gguf_weights(
 /// numbers.
 pub fn load_engine_fitting(
     path: &Path,
-    force_cpu: bool,
+    device: DeviceChoice,
     max_tokens: Option<usize>,
 ) -> Result<Engine, ModelError> {
     load_engine(
         path,
         &LoadOptions {
-            force_cpu,
+            device,
             max_tokens,
             ..Default::default()
         },
@@ -308,7 +312,9 @@ pub fn estimate_memory(
     cfg: &LlamaConfig,
     ct: &gguf_file::Content,
     opts: &LoadOptions,
+    kind: DeviceKind,
 ) -> MemoryEstimate {
+    let gpu = kind != DeviceKind::Cpu;
     let mut weights = 0u64;
     for (name, info) in &ct.tensor_infos {
         let elems = info.shape.elem_count() as u64;
@@ -317,8 +323,10 @@ pub fn estimate_memory(
         // F16/BF16 matrices are held as F16; other formats without a fast
         // CPU kernel are held as Q8_0 (the memory check is for CPU runs).
         // Q8_0 is held re-laid with f32 scales (36 bytes a block).
+        // A GPU holds the blocks as stored (candle's kernels read them).
         let held = match info.ggml_dtype {
             GgmlDType::F16 | GgmlDType::BF16 if info.shape.dims().len() == 2 => elems * 2,
+            _ if gpu && info.shape.dims().len() == 2 => stored,
             GgmlDType::F16 | GgmlDType::BF16 => elems * 4,
             GgmlDType::Q8_0 if info.shape.dims().len() == 2 => elems / 32 * 36,
             d if requantized_on_cpu(d) && info.shape.dims().len() == 2 => {
@@ -329,8 +337,10 @@ pub fn estimate_memory(
         weights += held;
         if name == "token_embd.weight" {
             // The table rows are gathered from, as stored (f32 if dense).
+            // A GPU gathers from a dense f32 copy.
             weights += match info.ggml_dtype {
                 GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16 => elems * 4,
+                _ if gpu => elems * 4,
                 _ => stored,
             };
         }
@@ -367,7 +377,8 @@ pub(crate) fn estimate_with_weights(
         working,
         total: weights + kv_cache + working,
         tokens,
-        available: available_memory(),
+        // Filled in by the loader from the device it chose.
+        available: None,
     }
 }
 

@@ -24,8 +24,8 @@ pub struct Args {
     /// CPU threads (default: all physical cores).
     #[arg(long)]
     threads: Option<usize>,
-    #[arg(long)]
-    cpu: bool,
+    #[command(flatten)]
+    device: crate::DeviceArgs,
     /// Keep the KV cache in f32 (exact attention; twice the memory of the
     /// default f16, which computes as llama.cpp does).
     #[arg(long)]
@@ -69,7 +69,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let model = crate::resolve_model(args.model)?;
     let total = args.prompt_tokens + args.gen_tokens;
     let load = LoadOptions {
-        force_cpu: args.cpu,
+        device: crate::resolve_device(&args.device)?,
         kv_dtype: if args.kv_f32 { DType::F32 } else { DType::F16 },
         max_tokens: Some(total),
         chunk_size: args.chunk,

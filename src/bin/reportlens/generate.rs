@@ -45,9 +45,8 @@ pub struct Args {
     /// CPU threads (default: all physical cores).
     #[arg(long)]
     threads: Option<usize>,
-    /// Run on the CPU even when a GPU is available.
-    #[arg(long)]
-    cpu: bool,
+    #[command(flatten)]
+    device: crate::DeviceArgs,
     /// Keep the KV cache in f32 (exact attention; twice the memory of the
     /// default f16, which computes as llama.cpp does).
     #[arg(long)]
@@ -67,7 +66,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let model = crate::resolve_model(args.model)?;
     let load = LoadOptions {
-        force_cpu: args.cpu,
+        device: crate::resolve_device(&args.device)?,
         kv_dtype: if args.kv_f32 { DType::F32 } else { DType::F16 },
         weight_dtype: args.weights_f32.then_some(DType::F32),
         ..Default::default()

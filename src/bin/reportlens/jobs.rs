@@ -21,9 +21,8 @@ pub struct RunArgs {
     /// CPU threads (default: all physical cores).
     #[arg(long)]
     threads: Option<usize>,
-    /// Run on the CPU even when a GPU is available.
-    #[arg(long)]
-    cpu: bool,
+    #[command(flatten)]
+    device: crate::DeviceArgs,
     /// Keep the KV cache in f32 (exact attention; twice the memory of the
     /// default f16, which computes as llama.cpp does).
     #[arg(long)]
@@ -171,7 +170,7 @@ fn execute(
     let job = store.get_job(id).map_err(crate::user)?;
     let settings = tasks::job_settings(&job).map_err(task_err)?;
     let load = LoadOptions {
-        force_cpu: run.cpu,
+        device: crate::resolve_device(&run.device)?,
         kv_dtype: if run.kv_f32 { DType::F32 } else { DType::F16 },
         max_tokens: settings.context.or(run.context),
         ..Default::default()
