@@ -383,6 +383,9 @@ impl Llama {
         let mut x = self.w.embed.lookup(tokens, &self.device)?.unsqueeze(0)?; // (1, L, hidden)
         let eps = cfg.rms_norm_eps;
         let native = self.device.is_cpu() && self.opts.ops == Ops::Native;
+        let mask = (!native && l > 1)
+            .then(|| causal_mask(l, offset, &self.device))
+            .transpose()?;
         let (nh, nkv, hd) = (cfg.num_heads, cfg.num_kv_heads, cfg.head_dim);
         for (i, lw) in self.w.layers.iter().enumerate() {
             let h = rms_norm(native, &x, &lw.attn_norm, eps)?;
@@ -393,7 +396,7 @@ impl Llama {
             let q = apply_rope(native, cfg, &q, &cos, &sin)?;
             let k = apply_rope(native, cfg, &k, &cos, &sin)?;
             let (k_all, v_all) = self.cache.write(i, offset, &k, &v)?;
-            let ctx = attention(native, cfg, &q, &k_all, &v_all, offset)?; // (1, L, H*D)
+            let ctx = attention(native, cfg, &q, &k_all, &v_all, offset, mask.as_ref())?; // (1, L, H*D)
             x = (x + lw.o.forward(&ctx)?)?;
             let h = rms_norm(native, &x, &lw.ffn_norm, eps)?;
             let [gate, up] = forward_each([&lw.gate, &lw.up], &h)?;
@@ -545,6 +548,25 @@ fn swiglu(native: bool, gate: &Tensor, up: &Tensor) -> Result<Tensor> {
     Tensor::from_vec(out, gate.dims(), gate.device())
 }
 
+/// The portable path's additive causal mask `(L, offset + L)` for a chunk of
+/// `l` positions at `offset`: made once per forward and shared by every
+/// layer (made per layer, a 32K prompt built and copied 36x the masks).
+fn causal_mask(l: usize, offset: usize, device: &Device) -> Result<Tensor> {
+    let kv_len = offset + l;
+    let mask: Vec<f32> = (0..l)
+        .flat_map(|i| {
+            (0..kv_len).map(move |j| {
+                if j > offset + i {
+                    f32::NEG_INFINITY
+                } else {
+                    0.0
+                }
+            })
+        })
+        .collect();
+    Tensor::from_vec(mask, (l, kv_len), device)
+}
+
 /// Causal attention of the chunk `q` `(L, H, D)` at positions
 /// `offset..offset+L` over the cached `k`/`v` `(offset + L, H_kv, D)`.
 /// Returns `(1, L, H*D)`.
@@ -555,6 +577,7 @@ fn attention(
     k: &Tensor,
     v: &Tensor,
     offset: usize,
+    mask: Option<&Tensor>,
 ) -> Result<Tensor> {
     let (l, nh, hd) = q.dims3()?;
     let scale = 1.0 / (hd as f64).sqrt();
@@ -563,27 +586,13 @@ fn attention(
     }
     // Portable (every GPU): plain matmul attention with an offset causal mask.
     let groups = cfg.num_heads / cfg.num_kv_heads;
-    let kv_len = k.dim(0)?;
     let q = q.transpose(0, 1)?.contiguous()?; // (H, L, D)
     let k = repeat_kv(&k.transpose(0, 1)?.to_dtype(q.dtype())?, groups)?; // (H, S, D)
     let v = repeat_kv(&v.transpose(0, 1)?.to_dtype(q.dtype())?, groups)?;
     let scores = (q.matmul(&k.t()?)? * scale)?; // (H, L, S)
-    let scores = if l > 1 {
-        let mask: Vec<f32> = (0..l)
-            .flat_map(|i| {
-                (0..kv_len).map(move |j| {
-                    if j > offset + i {
-                        f32::NEG_INFINITY
-                    } else {
-                        0.0
-                    }
-                })
-            })
-            .collect();
-        let mask = Tensor::from_vec(mask, (l, kv_len), q.device())?;
-        scores.broadcast_add(&mask)?
-    } else {
-        scores
+    let scores = match mask {
+        Some(mask) if l > 1 => scores.broadcast_add(mask)?,
+        _ => scores,
     };
     let probs = candle_nn::ops::softmax_last_dim(&scores)?;
     let ctx = probs.matmul(&v)?; // (H, L, D)
