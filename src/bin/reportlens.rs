@@ -19,6 +19,8 @@ mod generate;
 mod jobs;
 #[path = "reportlens/key_figures.rs"]
 mod key_figures;
+#[path = "reportlens/logits.rs"]
+mod logits;
 #[path = "reportlens/plan.rs"]
 mod plan;
 
@@ -45,6 +47,8 @@ enum Command {
     Generate(generate::Args),
     /// Measure load time, prefill and decode speed, and peak memory.
     Bench(bench::Args),
+    /// The model's logits for token ids, as JSON (to compare implementations).
+    Logits(logits::Args),
     /// Pages per second of PDF extraction on a folder, against pdftotext.
     BenchExtract(bench_extract::Args),
     /// Check every figure in an output against the source document.
@@ -89,6 +93,7 @@ fn main() {
         Command::Plan(a) => plan::run(a),
         Command::Generate(a) => generate::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Logits(a) => logits::run(a),
         Command::BenchExtract(a) => bench_extract::run(a),
         Command::CheckNumbers(a) => check_numbers::run(a),
         Command::KeyFigures(a) => key_figures::run(a),

@@ -109,8 +109,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     for (i, c) in prompt.chunks(args.chunk.max(1)).enumerate() {
         logits = Some(m.forward(c, i * args.chunk.max(1))?);
     }
-    let prefill = t0.elapsed().as_secs_f64();
+    // Reading the logits waits for a GPU to finish the prompt.
     let mut next = argmax(&logits.expect("prompt is not empty").to_vec1::<f32>()?);
+    let prefill = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
     for pos in args.prompt_tokens..total {
         next = argmax(&m.forward(&[next], pos)?.to_vec1::<f32>()?);
