@@ -316,6 +316,8 @@ pub fn estimate_memory(
 ) -> MemoryEstimate {
     let gpu = kind != DeviceKind::Cpu;
     let mut weights = 0u64;
+    // Re-quantizing a matrix holds it dequantized to f32 beside its Q8_0 copy.
+    let mut loading = 0u64;
     for (name, info) in &ct.tensor_infos {
         let elems = info.shape.elem_count() as u64;
         let stored =
@@ -330,6 +332,7 @@ pub fn estimate_memory(
             GgmlDType::F16 | GgmlDType::BF16 => elems * 4,
             GgmlDType::Q8_0 if info.shape.dims().len() == 2 => elems / 32 * 36,
             d if requantized_on_cpu(d) && info.shape.dims().len() == 2 => {
+                loading = loading.max(elems * 4 + elems / 32 * 36);
                 (elems / 32 * 36).max(stored)
             }
             _ => stored,
@@ -345,7 +348,7 @@ pub fn estimate_memory(
             };
         }
     }
-    estimate_with_weights(cfg, weights, 0, opts)
+    estimate_with_weights(cfg, weights, loading, opts)
 }
 
 /// The estimate for `weights` bytes of loaded weights; `loading` is what
