@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::forms::{self, Form};
 use crate::prompt::{Lang, SummaryMode};
 
 /// File name of the settings inside the data folder.
@@ -28,6 +29,20 @@ pub struct Settings {
     pub glossary: Option<PathBuf>,
     /// "en" or "zh"; `None` follows the system locale.
     pub ui_lang: Option<String>,
+    /// How each model directory runs (dense, or converted once), by path.
+    pub forms: std::collections::BTreeMap<PathBuf, Form>,
+}
+
+impl Settings {
+    /// The file to load for `model`: its converted GGUF where the user chose
+    /// a converted form and it exists (`model::forms::runnable`).
+    pub fn runnable_model(&self, model: &Path) -> PathBuf {
+        forms::runnable(
+            model,
+            self.forms.get(&forms::key(model)).copied(),
+            &crate::paths::models_dir(),
+        )
+    }
 }
 
 /// The default translation target (Chinese: most users read English reports).
@@ -131,9 +146,13 @@ mod tests {
             glossary: Some(glossary),
             ui_lang: Some("zh".into()),
             model: None,
+            forms: [(dir.path().join("Index-1.9B-32K"), Form::Q8_0)].into(),
         };
         s.save(dir.path()).unwrap();
         assert_eq!(Settings::load(dir.path()).unwrap(), s);
+        let text = std::fs::read_to_string(dir.path().join(SETTINGS_FILE)).unwrap();
+        assert!(text.contains("\"q8_0\""), "{text}");
+        assert!(text.contains("\"device\": \"cpu\""), "{text}");
     }
 
     #[test]

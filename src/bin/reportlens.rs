@@ -21,6 +21,8 @@ mod jobs;
 mod key_figures;
 #[path = "reportlens/logits.rs"]
 mod logits;
+#[path = "reportlens/model_forms.rs"]
+mod model_forms;
 #[path = "reportlens/plan.rs"]
 mod plan;
 
@@ -57,6 +59,8 @@ enum Command {
     KeyFigures(key_figures::Args),
     /// Write a quantized Llama GGUF from a model directory (Index-1.9B) or a GGUF.
     Convert(convert::Args),
+    /// How a model directory runs: dense or converted once (the memory each needs; --use chooses).
+    Model(model_forms::Args),
     /// Summarize a document (a resumable job; figures checked against the source).
     Summarize(jobs::SummarizeArgs),
     /// Translate a document block by block, for the side-by-side view.
@@ -98,6 +102,7 @@ fn main() {
         Command::CheckNumbers(a) => check_numbers::run(a),
         Command::KeyFigures(a) => key_figures::run(a),
         Command::Convert(a) => convert::run(a),
+        Command::Model(a) => model_forms::run(a),
         Command::Summarize(a) => jobs::summarize(a),
         Command::Translate(a) => jobs::translate(a),
         Command::Resume(a) => jobs::resume(a),
@@ -146,15 +151,11 @@ pub struct DeviceArgs {
 }
 
 pub fn resolve_model(given: Option<std::path::PathBuf>) -> anyhow::Result<std::path::PathBuf> {
-    if let Some(p) = given {
-        return Ok(p);
-    }
     let dir = reportlens::store::data_dir().map_err(user)?;
-    if let Some(p) = reportlens::settings::Settings::load(&dir)
-        .map_err(user)?
-        .model
-    {
-        return Ok(p);
+    let settings = reportlens::settings::Settings::load(&dir).map_err(user)?;
+    // A model directory runs in the form chosen for it (`reportlens model --use`).
+    if let Some(p) = given.or_else(|| settings.model.clone()) {
+        return Ok(settings.runnable_model(&p));
     }
     {
         reportlens::paths::default_model().ok_or_else(|| {

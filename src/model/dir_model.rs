@@ -192,7 +192,7 @@ fn weight_dtype(opts: &LoadOptions) -> DType {
 
 /// Memory the loaded directory model will need: matrices in `dtype`,
 /// embedding and norms in f32, plus one tensor in flight while loading.
-fn estimate(
+pub(crate) fn estimate(
     cfg: &DirConfig,
     table: &[TensorSpec],
     ckpt: &Checkpoint,

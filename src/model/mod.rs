@@ -9,6 +9,7 @@ pub mod device;
 pub mod dir_model;
 mod embedding;
 mod error;
+pub mod forms;
 pub mod generate;
 mod gguf_vocab;
 mod gguf_write;
