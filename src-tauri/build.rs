@@ -18,6 +18,9 @@ fn main() {
             "edit_translation",
             "get_settings",
             "save_settings",
+            "model_forms",
+            "use_model_form",
+            "cancel_conversion",
         ]),
     ))
     .expect("tauri build script failed");

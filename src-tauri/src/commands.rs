@@ -27,6 +27,8 @@ pub enum CommandError {
     Crashed(String),
     #[error("job {0} is still running: cancel it or wait for it to finish")]
     Busy(i64),
+    #[error("a model conversion is already running: cancel it or wait for it to finish")]
+    Converting,
 }
 
 impl CommandError {
@@ -35,7 +37,7 @@ impl CommandError {
             CommandError::NoModel(_) => "no_model",
             CommandError::Engine(_) => "engine",
             CommandError::Crashed(_) => "crashed",
-            CommandError::Busy(_) => "busy",
+            CommandError::Busy(_) | CommandError::Converting => "busy",
         }
     }
 }
@@ -110,11 +112,12 @@ pub fn resolve_model() -> Result<(PathBuf, &'static str), CommandError> {
 pub(crate) fn resolve_model_with(
     settings: &Settings,
 ) -> Result<(PathBuf, &'static str), CommandError> {
+    // A model directory runs in the form chosen for it (dense, or converted).
     if let Some(p) = std::env::var_os(MODEL_ENV).filter(|v| !v.is_empty()) {
-        return Ok((PathBuf::from(p), "env"));
+        return Ok((settings.runnable_model(Path::new(&p)), "env"));
     }
     if let Some(p) = &settings.model {
-        return Ok((p.clone(), "settings"));
+        return Ok((settings.runnable_model(p), "settings"));
     }
     reportlens::paths::default_model()
         .map(|p| (p, "default"))

@@ -1,6 +1,7 @@
 //! ReportLens desktop shell: a window over `ui/` and thin commands over the
 //! engine. All document work lives in the `reportlens` crate.
 pub mod commands;
+pub mod forms;
 pub mod jobs;
 pub mod settings;
 
@@ -10,6 +11,7 @@ pub fn with_app<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder
     builder
         .plugin(tauri_plugin_dialog::init())
         .manage(jobs::JobState::default())
+        .manage(forms::ConvertState::default())
         .invoke_handler(tauri::generate_handler![
             commands::open_document,
             commands::model_status,
@@ -23,7 +25,10 @@ pub fn with_app<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder
             jobs::export_job,
             jobs::edit_translation,
             settings::get_settings,
-            settings::save_settings
+            settings::save_settings,
+            forms::model_forms,
+            forms::use_model_form,
+            forms::cancel_conversion
         ])
 }
 

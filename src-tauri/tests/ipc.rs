@@ -20,6 +20,9 @@ fn isolated_data() -> &'static Path {
     })
 }
 
+/// Tests that write the settings take turns: each reads back what it saved.
+static SETTINGS_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn app() -> (
     tauri::App<tauri::test::MockRuntime>,
     tauri::WebviewWindow<tauri::test::MockRuntime>,
@@ -218,6 +221,7 @@ fn a_summary_runs_through_the_window_commands_and_is_kept_in_history() {
 
 #[test]
 fn settings_are_saved_and_bad_values_refused() {
+    let _turn = SETTINGS_TURN.lock().unwrap_or_else(|e| e.into_inner());
     let (_app, webview) = app();
     let v = invoke(&webview, "get_settings", json!({})).unwrap();
     let catalog = v["catalog"].as_array().unwrap();
@@ -243,4 +247,73 @@ fn settings_are_saved_and_bad_values_refused() {
     s["summary_lang"] = json!("en");
     s["translate_to"] = json!("zh");
     invoke(&webview, "save_settings", json!({ "settings": s })).unwrap();
+}
+
+/// A model directory's forms through the window's commands: offered with
+/// their memory, converted once on choosing, remembered in the settings.
+#[test]
+fn a_model_directory_offers_its_forms_and_converts_once() {
+    let _turn = SETTINGS_TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let (_app, webview) = app();
+    let tmp = std::env::temp_dir().join(format!("reportlens-ipc-forms-{}", std::process::id()));
+    let dir = tmp.join("Index-tiny");
+    std::fs::create_dir_all(&dir).unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/index-tiny");
+    for f in std::fs::read_dir(&fixture).unwrap() {
+        let f = f.unwrap().path();
+        if f.is_file() {
+            std::fs::copy(&f, dir.join(f.file_name().unwrap())).unwrap();
+        }
+    }
+    let m = dir.to_str().unwrap();
+    let v = invoke(&webview, "model_forms", json!({ "model": m })).unwrap();
+    assert!(v["chosen"].is_null());
+    let forms: Vec<&str> = v["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["form"].as_str().unwrap())
+        .collect();
+    assert_eq!(forms, ["dense", "q8_0", "q4k"]);
+    assert_eq!(v["options"][1]["ready"], false);
+    assert!(v["options"][0]["memory"].as_u64().unwrap() > 0);
+    assert_eq!(
+        invoke(&webview, "cancel_conversion", json!({})).unwrap(),
+        json!(false)
+    );
+
+    let v = invoke(
+        &webview,
+        "use_model_form",
+        json!({ "model": m, "form": "q8_0" }),
+    )
+    .unwrap();
+    assert_eq!(v["chosen"], "q8_0");
+    assert_eq!(v["options"][1]["ready"], true);
+    let file = PathBuf::from(v["options"][1]["file"].as_str().unwrap());
+    assert!(file.is_file());
+    // Remembered in the settings the CLI reads too, and what the model runs as.
+    let dir_key = dir.canonicalize().unwrap();
+    let s = reportlens_app::settings::load_settings().unwrap();
+    assert_eq!(
+        s.forms.get(&dir_key).copied(),
+        Some(reportlens::model::forms::Form::Q8_0)
+    );
+    assert_eq!(s.runnable_model(&dir), file);
+    // A GGUF has no forms; a bad form name is refused by the command's types.
+    let gguf = invoke(
+        &webview,
+        "model_forms",
+        json!({ "model": file.to_str().unwrap() }),
+    )
+    .unwrap();
+    assert!(gguf.is_null());
+    assert!(invoke(
+        &webview,
+        "use_model_form",
+        json!({ "model": m, "form": "q3" })
+    )
+    .is_err());
+    let _ = std::fs::remove_file(&file);
+    let _ = std::fs::remove_dir_all(&tmp);
 }
