@@ -3,7 +3,9 @@
 // by the engine in the data folder; a bad value is refused with the reason.
 import { byId, el, clear, setText, show } from './dom.js';
 import { t, num } from './i18n.js';
-import { getSettings, saveSettings, pickPath } from './tauri.js';
+import {
+  getSettings, saveSettings, pickPath, modelForms, useModelForm, cancelConversion, onConvertEvent,
+} from './tauri.js';
 
 let view = null; // the last SettingsView
 let draft = null; // the settings being edited
@@ -36,6 +38,57 @@ function catalogItems(entries) {
   });
 }
 
+// A model directory runs dense or converted once; each form with its memory.
+async function renderForms() {
+  const box = byId('settings-forms');
+  const list = byId('settings-forms-list');
+  let v = null;
+  try {
+    v = await modelForms(draft.model ?? null);
+  } catch { v = null; }
+  show(box, !!v);
+  clear(list);
+  if (!v) return;
+  for (const o of v.options) {
+    const chosen = v.chosen === o.form || (!v.chosen && o.form === 'dense');
+    const state = o.file ? (o.ready ? 'forms.converted' : 'forms.not_converted') : 'forms.as_is';
+    const use = chosen
+      ? el('span', { class: 'tag present' }, t('forms.in_use'))
+      : el('button', { type: 'button', class: 'ghost', dataset: { form: o.form } },
+        t(o.ready ? 'forms.use' : 'forms.convert'));
+    list.append(el('li', { class: 'catalog-item', dataset: { form: o.form } },
+      el('strong', {}, t(`forms.${o.form}`)),
+      el('span', { class: 'muted' }, ` · ${t('forms.needs', { size: gib(o.memory) })} · ${t(state)}`),
+      use));
+  }
+}
+
+async function chooseForm(form) {
+  const progress = byId('settings-forms-progress');
+  const cancel = byId('settings-forms-cancel');
+  const err = byId('settings-error');
+  show(err, false);
+  show(progress, true);
+  show(cancel, true);
+  setText(progress, t('forms.preparing'));
+  const stop = await onConvertEvent((e) => {
+    setText(progress, t('forms.progress', { done: num(e.done), total: num(e.total) }));
+  });
+  try {
+    await useModelForm(draft.model ?? null, form);
+  } catch (e) {
+    setText(err, String(e?.message ?? e));
+    show(err, true);
+  } finally {
+    stop();
+    // The choice is saved already; keep it when the rest of the dialog is saved.
+    try { draft.forms = (await getSettings()).settings.forms; } catch { /* shown on save */ }
+    show(progress, false);
+    show(cancel, false);
+    await renderForms();
+  }
+}
+
 function renderForm() {
   const s = draft;
   setText(byId('settings-model-path'), s.model ?? t('settings.default_model'));
@@ -53,6 +106,7 @@ function renderForm() {
   const welcome = byId('welcome-catalog');
   clear(welcome);
   welcome.append(...catalogItems(view.catalog));
+  renderForms();
 }
 
 export async function loadSettings() {
@@ -111,6 +165,11 @@ export function initSettings(h) {
   const d = byId('settings-dialog');
   d.querySelector('[data-close]').addEventListener('click', () => d.close());
   byId('settings-save').addEventListener('click', save);
+  byId('settings-forms-list').addEventListener('click', (e) => {
+    const b = e.target.closest('button[data-form]');
+    if (b) chooseForm(b.dataset.form);
+  });
+  byId('settings-forms-cancel').addEventListener('click', () => cancelConversion());
   byId('choose-model-file').addEventListener('click', async () => {
     const p = await pickPath({ filterName: 'GGUF', extensions: ['gguf'] });
     if (p) { draft.model = p; renderForm(); }

@@ -52,6 +52,12 @@ export const editTranslation = (job, index, text) =>
   tauri().core.invoke('edit_translation', { job, index, text });
 export const getSettings = () => tauri().core.invoke('get_settings');
 export const saveSettings = (settings) => tauri().core.invoke('save_settings', { settings });
+export const modelForms = (model) => tauri().core.invoke('model_forms', { model });
+export const useModelForm = (model, form) => tauri().core.invoke('use_model_form', { model, form });
+export const cancelConversion = () => tauri().core.invoke('cancel_conversion');
+export function onConvertEvent(handler) {
+  return tauri().event.listen('convert-event', (e) => handler(e.payload));
+}
 
 /** Every message of running jobs, in order: `handler(payload)`. */
 export function onJobEvent(handler) {
