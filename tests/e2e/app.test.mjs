@@ -9,7 +9,7 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -603,6 +603,49 @@ describe('ReportLens window, first start without a model', { timeout: 120_000 },
     assert.deepEqual(entries.sort(), [['index-1.9b-32k', true], ['smollm2-135m-instruct-q4_1', true]]);
     assert.match(await text('#welcome'), /fetch-test-models/);
     console.log(`screenshot: ${await screenshot('first-start.png')}`);
+  });
+});
+
+describe('ReportLens window, a model folder', { timeout: 300_000 }, () => {
+  // A private copy of the toy Index folder and a private model cache, so the
+  // conversion below writes only there.
+  const base = mkdtempSync(path.join(os.tmpdir(), 'reportlens-e2e-forms-'));
+  const folder = path.join(base, 'Index-tiny');
+  const cache = path.join(base, 'models');
+  before(() => {
+    cpSync(path.join(ROOT, 'tests/fixtures/index-tiny'), folder, { recursive: true });
+    mkdirSync(cache, { recursive: true });
+    return launch({ REPORTLENS_MODEL: folder, REPORTLENS_MODELS: cache });
+  });
+  after(async () => {
+    await shutdown();
+    rmSync(base, { recursive: true, force: true });
+  });
+  const click = async (css) => wd('POST', s(`/element/${await find(css)}/click`), {});
+
+  test('Settings offer its forms with their memory, and convert it once on choosing', async () => {
+    await click('#settings-button');
+    await until('the forms of the folder', async () => displayed('#settings-forms'));
+    const rows = await exec(`return [...document.querySelectorAll('#settings-forms-list li')]
+      .map((li) => [li.dataset.form, li.textContent]);`);
+    assert.deepEqual(rows.map(([f]) => f), ['dense', 'q8_0', 'q4k']);
+    for (const [, text] of rows) assert.match(text, /needs \d/);
+    assert.match(rows[0][1], /in use/, 'the folder runs as it is until another form is chosen');
+    await click('#settings-forms-list button[data-form=q8_0]');
+    await until('the converted form in use', async () =>
+      exec(`return document.querySelector('#settings-forms-list li[data-form=q8_0]')?.textContent.includes('in use');`),
+      { timeout: 120_000 });
+    const converted = readdirSync(path.join(cache, 'converted'));
+    assert.equal(converted.length, 1);
+    assert.match(converted[0], /^Index-tiny-[0-9a-f]{8}-q8_0\.gguf$/);
+    assert.equal(await displayed('#settings-error'), false);
+    console.log(`screenshot: ${await screenshot('settings-forms.png')}`);
+    // Saving the rest of the dialog keeps the choice.
+    await click('#settings-save');
+    await until('the dialog to close', async () => !(await displayed('#settings-dialog')));
+    await click('#settings-button');
+    await until('the forms again', async () =>
+      exec(`return document.querySelector('#settings-forms-list li[data-form=q8_0]')?.textContent.includes('in use');`));
   });
 });
 
