@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use reportlens::export::{self, ExportFormat};
+use reportlens::export::ExportFormat;
 use reportlens::model::{load_engine_fitting, Engine};
 use reportlens::plan::{plan_file_with, Plan, PlanOptions};
 use reportlens::settings::DevicePref;
@@ -405,21 +405,7 @@ pub fn export_job_to(id: JobId, format: &str, path: &Path) -> Result<PathBuf, Co
     let format: ExportFormat = format.parse().map_err(CommandError::Engine)?;
     let store = open_store()?;
     let result = tasks::load_result(&store, id).map_err(engine_err)?;
-    if format.is_bilingual() && !matches!(result, JobResult::Translation { .. }) {
-        return Err(CommandError::Engine(
-            "a bilingual export needs a translation; export a summary as Markdown or DOCX".into(),
-        ));
-    }
-    // The save dialog may hand back a name without the extension.
-    let mut path = path.to_path_buf();
-    if path.extension().and_then(|e| e.to_str()) != Some(format.extension()) {
-        let mut name = path.file_name().unwrap_or_default().to_os_string();
-        name.push(".");
-        name.push(format.extension());
-        path.set_file_name(name);
-    }
-    export::write(&result.export_content(), format, &path).map_err(engine_err)?;
-    Ok(path)
+    tasks::export_result(&result, format, path).map_err(engine_err)
 }
 
 #[tauri::command]

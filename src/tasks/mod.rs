@@ -1,6 +1,7 @@
 //! Plan -> Output: summaries (whole, head-tail, map-reduce) and block-by-block
 //! translations, run as resumable jobs in the store, checked by the figure
 //! checker when they finish.
+mod deliver;
 mod events;
 pub mod glossary;
 mod result;
@@ -14,6 +15,7 @@ use crate::model::{GenerateError, ModelError};
 use crate::plan::PlanError;
 use crate::store::{JobId, JobStatus, StoreError};
 
+pub use deliver::export_result;
 pub use events::JobEvent;
 pub use glossary::{Glossary, GlossaryError};
 pub use result::{FigureMark, Findings, JobResult, MarkCounts, SourceFigure};
@@ -43,4 +45,8 @@ pub enum TaskError {
     NotFinished { job: JobId, status: JobStatus },
     #[error("the model wrote nothing for the final pass ({pass}); try another model or a smaller --context")]
     EmptyOutput { pass: usize },
+    #[error("a bilingual export needs a translation; export a summary as Markdown or DOCX")]
+    BilingualNeedsTranslation,
+    #[error(transparent)]
+    Export(#[from] crate::export::ExportError),
 }

@@ -229,7 +229,6 @@ fn deliver(
 }
 
 fn write_export(result: &JobResult, path: &Path, bilingual: bool) -> anyhow::Result<()> {
-    let bilingual = bilingual && matches!(result, JobResult::Translation { .. });
     let format = ExportFormat::from_path(path, bilingual)
         .ok_or_else(|| {
             crate::user(format!(
@@ -237,7 +236,8 @@ fn write_export(result: &JobResult, path: &Path, bilingual: bool) -> anyhow::Res
                 path.display()
             ))
         })?;
-    export::write(&result.export_content(), format, path).map_err(crate::user)
+    tasks::export_result(result, format, path).map_err(crate::user)?;
+    Ok(())
 }
 
 pub fn jobs(a: JobsArgs) -> anyhow::Result<()> {
