@@ -365,3 +365,32 @@ fn open_default_uses_reportlens_data() {
     assert_eq!(store.path(), dir.path().join("reportlens.sqlite3"));
     assert!(store.path().is_file());
 }
+
+/// A database made before jobs recorded their device (schema 1) opens, keeps
+/// its jobs (device unknown), and records the device of the next run.
+#[test]
+fn a_schema_1_database_gains_the_device_column_and_keeps_its_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db(&dir);
+    let id = {
+        let mut store = Store::open(&path).unwrap();
+        store.put_document(&doc("old.pdf"), "sha-old").unwrap();
+        store.create_job(new_job("sha-old", false)).unwrap()
+    };
+    // Back to schema 1, as an older build left it.
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("ALTER TABLE jobs DROP COLUMN device; PRAGMA user_version = 1;")
+            .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    let job = store.get_job(id).unwrap();
+    assert_eq!(job.device, None);
+    assert_eq!(store.list_jobs().unwrap()[0].device, None);
+    store.set_device(id, "cuda").unwrap();
+    assert_eq!(store.get_job(id).unwrap().device.as_deref(), Some("cuda"));
+    assert_eq!(
+        store.list_jobs().unwrap()[0].device.as_deref(),
+        Some("cuda")
+    );
+}

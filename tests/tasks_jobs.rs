@@ -129,6 +129,11 @@ fn whole_summary_is_stored_checked_exported_and_reused() {
     // Stored: the history shows it done, the result reloads without the model.
     let job = store.get_job(id).unwrap();
     assert_eq!(job.status, JobStatus::Done);
+    assert_eq!(
+        job.device.as_deref(),
+        Some("cpu"),
+        "the history says where it ran"
+    );
     assert_eq!(&tasks::load_result(&store, id).unwrap(), result.as_ref());
     // Export in both single-language formats.
     for (name, fmt) in [

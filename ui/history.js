@@ -17,7 +17,7 @@ export async function refreshHistory() {
     jobs = await listJobs();
   } catch (err) {
     clear(body);
-    body.append(el('tr', {}, el('td', { colspan: '5', class: 'error-inline' }, String(err?.message ?? err))));
+    body.append(el('tr', {}, el('td', { colspan: '6', class: 'error-inline' }, String(err?.message ?? err))));
     return;
   }
   clear(body);
@@ -32,6 +32,7 @@ export async function refreshHistory() {
       el('td', { title: j.model_id }, j.document_name),
       el('td', {}, t(`task.${j.task}`)),
       el('td', { class: `status status-${j.status}` }, t(`status.${j.status}`) + progress),
+      el('td', { class: 'device' }, j.device ?? '—'),
       el('td', {}, when(j.updated_at)),
       el('td', { class: 'actions' }, open, del)));
   }

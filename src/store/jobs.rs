@@ -14,7 +14,7 @@ use super::{now_ms, to_json, Store, StoreError};
 const JOB_COLUMNS: &str = "j.id, j.document_sha256, COALESCE(d.name, ''), j.task, j.model_path,
     j.model_id, j.settings_json, j.settings_key, j.status, j.plan_json, j.total_chunks,
     (SELECT COUNT(*) FROM chunks c WHERE c.job_id = j.id), j.output, j.findings_json, j.error,
-    j.created_at, j.updated_at";
+    j.created_at, j.updated_at, j.device";
 
 impl Store {
     /// Creates a job in state `planned`. With `new.reuse`, returns instead the newest
@@ -73,6 +73,15 @@ impl Store {
         let id = tx.last_insert_rowid();
         tx.commit().map_err(sql)?;
         Ok(JobId(id))
+    }
+
+    /// Records the device a job runs on (each run: a resumed job may move).
+    pub fn set_device(&self, job: JobId, device: &str) -> Result<(), StoreError> {
+        self.update_job(
+            job,
+            "UPDATE jobs SET device = ?2, updated_at = ?3 WHERE id = ?1",
+            params![job.0, device, now_ms()],
+        )
     }
 
     /// Sets a job's status (`running` when work starts, `cancelled` on cancel...).
@@ -257,6 +266,7 @@ impl Store {
                 total_chunks: rec.total_chunks,
                 created_at: rec.created_at,
                 updated_at: rec.updated_at,
+                device: rec.device,
             });
         }
         Ok(out)
@@ -372,6 +382,7 @@ impl Store {
             error: raw.error,
             created_at: raw.created_at,
             updated_at: raw.updated_at,
+            device: raw.device,
         })
     }
 }
@@ -395,6 +406,7 @@ struct RawJob {
     error: Option<String>,
     created_at: i64,
     updated_at: i64,
+    device: Option<String>,
 }
 
 fn raw_job(r: &Row<'_>) -> rusqlite::Result<RawJob> {
@@ -416,6 +428,7 @@ fn raw_job(r: &Row<'_>) -> rusqlite::Result<RawJob> {
         error: r.get(14)?,
         created_at: r.get(15)?,
         updated_at: r.get(16)?,
+        device: r.get(17)?,
     })
 }
 

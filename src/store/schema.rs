@@ -2,10 +2,11 @@
 use rusqlite::Connection;
 
 /// The newest schema this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Migration `i` takes the database from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE documents (
     sha256      TEXT PRIMARY KEY,
     name        TEXT NOT NULL,
@@ -48,7 +49,12 @@ CREATE TABLE chunks (
     PRIMARY KEY (job_id, idx)
 );
 CREATE INDEX chunks_by_input ON chunks(idx, input_hash);
-"#];
+"#,
+    // 2: the device that ran the job ("cpu", "cuda", "metal"), for the history.
+    r#"
+ALTER TABLE jobs ADD COLUMN device TEXT;
+"#,
+];
 
 /// Outcome of `migrate` when the file is newer than this build.
 pub enum Migrated {

@@ -163,6 +163,8 @@ pub struct JobSummary {
     /// Unix time in milliseconds.
     pub created_at: i64,
     pub updated_at: i64,
+    /// The device it last ran on (`cpu`, `cuda`, `metal`); `None` before it ran.
+    pub device: Option<String>,
 }
 
 /// Everything stored about one job, except the chunks (`finished_chunks`).
@@ -187,4 +189,7 @@ pub struct JobRecord {
     pub error: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The device it last ran on; `None` before it ran.
+    #[serde(default)]
+    pub device: Option<String>,
 }

@@ -57,10 +57,16 @@ mod tests {
             assert!(matches!(err, TaskError::BilingualNeedsTranslation), "{err}");
             assert!(err.to_string().contains("needs a translation"));
         }
-        assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none(), "nothing written");
-        let written = export_result(&summary, ExportFormat::Markdown, &dir.path().join("s")).unwrap();
+        assert!(
+            std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+            "nothing written"
+        );
+        let written =
+            export_result(&summary, ExportFormat::Markdown, &dir.path().join("s")).unwrap();
         assert_eq!(written, dir.path().join("s.md"));
-        assert!(std::fs::read_to_string(&written).unwrap().contains("53,648"));
+        assert!(std::fs::read_to_string(&written)
+            .unwrap()
+            .contains("53,648"));
     }
 
     #[test]

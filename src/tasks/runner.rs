@@ -223,6 +223,7 @@ pub fn run_job(
         return Ok(JobOutcome::Done(Box::new(result)));
     }
     store.set_status(id, JobStatus::Running)?;
+    store.set_device(id, &engine.device.to_string())?;
     let mut run = Run {
         store,
         engine,

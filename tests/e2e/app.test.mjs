@@ -548,6 +548,8 @@ describe('ReportLens jobs in the window', { timeout: 600_000 }, () => {
     await click('#history-button');
     await until('the history to list the job', async () =>
       exec('return document.querySelectorAll("#history-list tr[data-status=cancelled]").length;'));
+    assert.equal(await exec('return document.querySelector("#history-list tr[data-status=cancelled] td.device").textContent;'), 'cpu',
+      'the history says which device ran the job');
     console.log(`screenshot: ${await screenshot('history.png')}`);
     await click('#history-list tr[data-status=cancelled] button[data-action=open]');
     await until('the cancelled job to show', async () => displayed('#resume-button'));

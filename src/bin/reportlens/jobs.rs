@@ -261,8 +261,15 @@ pub fn jobs(a: JobsArgs) -> anyhow::Result<()> {
             .map(|t| t.to_string())
             .unwrap_or_else(|| "?".into());
         println!(
-            "{:>4}  {:<9}  {:<9}  {}/{} passes  {}  ({})",
-            j.id, j.task, j.status, j.done_chunks, total, j.document_name, j.model_id
+            "{:>4}  {:<9}  {:<9}  {}/{} passes  {}  ({}, {})",
+            j.id,
+            j.task,
+            j.status,
+            j.done_chunks,
+            total,
+            j.document_name,
+            j.model_id,
+            j.device.as_deref().unwrap_or("not run")
         );
     }
     Ok(())
