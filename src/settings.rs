@@ -33,7 +33,52 @@ pub struct Settings {
     pub forms: std::collections::BTreeMap<PathBuf, Form>,
 }
 
+/// The environment variable that overrides the chosen model for one launch.
+pub const MODEL_ENV: &str = "REPORTLENS_MODEL";
+
+/// Where the model a front end runs came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelSource {
+    /// Given for this run (`--model`).
+    Given,
+    /// `$REPORTLENS_MODEL`.
+    Env,
+    /// Chosen in Settings.
+    Settings,
+    /// The fetched test model.
+    Default,
+}
+
+impl ModelSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelSource::Given => "given",
+            ModelSource::Env => "env",
+            ModelSource::Settings => "settings",
+            ModelSource::Default => "default",
+        }
+    }
+}
+
 impl Settings {
+    /// The model every front end runs: the one `given` for this run, else
+    /// `$REPORTLENS_MODEL`, else the one chosen in Settings, else the fetched
+    /// test model; a model directory in the form chosen for it. `None` when
+    /// there is none.
+    pub fn resolve_model(&self, given: Option<&Path>) -> Option<(PathBuf, ModelSource)> {
+        let env = std::env::var_os(MODEL_ENV)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        let chosen = given
+            .map(|p| (p.to_path_buf(), ModelSource::Given))
+            .or(env.map(|p| (p, ModelSource::Env)))
+            .or(self.model.clone().map(|p| (p, ModelSource::Settings)));
+        match chosen {
+            Some((p, source)) => Some((self.runnable_model(&p), source)),
+            None => crate::paths::default_model().map(|p| (p, ModelSource::Default)),
+        }
+    }
+
     /// The file to load for `model`: its converted GGUF where the user chose
     /// a converted form and it exists (`model::forms::runnable`).
     pub fn runnable_model(&self, model: &Path) -> PathBuf {

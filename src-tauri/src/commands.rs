@@ -10,7 +10,7 @@ use reportlens::{BlockKind, FilePlan};
 use serde::Serialize;
 
 /// Environment variable that names the model file or directory to use.
-pub const MODEL_ENV: &str = "REPORTLENS_MODEL";
+pub use reportlens::settings::MODEL_ENV;
 
 /// How many blocks the preview carries; the plan counts all of them.
 pub const PREVIEW_BLOCKS: usize = 200;
@@ -112,15 +112,9 @@ pub fn resolve_model() -> Result<(PathBuf, &'static str), CommandError> {
 pub(crate) fn resolve_model_with(
     settings: &Settings,
 ) -> Result<(PathBuf, &'static str), CommandError> {
-    // A model directory runs in the form chosen for it (dense, or converted).
-    if let Some(p) = std::env::var_os(MODEL_ENV).filter(|v| !v.is_empty()) {
-        return Ok((settings.runnable_model(Path::new(&p)), "env"));
-    }
-    if let Some(p) = &settings.model {
-        return Ok((settings.runnable_model(p), "settings"));
-    }
-    reportlens::paths::default_model()
-        .map(|p| (p, "default"))
+    settings
+        .resolve_model(None)
+        .map(|(p, source)| (p, source.as_str()))
         .ok_or_else(|| {
             CommandError::NoModel(format!(
                 "expected the test model at {}",

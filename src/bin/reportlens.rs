@@ -153,16 +153,16 @@ pub struct DeviceArgs {
 pub fn resolve_model(given: Option<std::path::PathBuf>) -> anyhow::Result<std::path::PathBuf> {
     let dir = reportlens::store::data_dir().map_err(user)?;
     let settings = reportlens::settings::Settings::load(&dir).map_err(user)?;
-    // A model directory runs in the form chosen for it (`reportlens model --use`).
-    if let Some(p) = given.or_else(|| settings.model.clone()) {
-        return Ok(settings.runnable_model(&p));
-    }
-    {
-        reportlens::paths::default_model().ok_or_else(|| {
+    // The app's rule, the same function: --model, $REPORTLENS_MODEL, Settings, the test model.
+    settings
+        .resolve_model(given.as_deref())
+        .map(|(p, _)| p)
+        .ok_or_else(|| {
             user(format!(
-                "no model given and the test model is not at {}; pass --model or run models/fetch-test-models",
-                reportlens::paths::test_model_path().display()
+                "no model given and the test model is not at {}; pass --model, set {} or run \
+                 models/fetch-test-models",
+                reportlens::paths::test_model_path().display(),
+                reportlens::settings::MODEL_ENV
             ))
         })
-    }
 }
