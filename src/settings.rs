@@ -66,17 +66,23 @@ impl Settings {
     /// test model; a model directory in the form chosen for it. `None` when
     /// there is none.
     pub fn resolve_model(&self, given: Option<&Path>) -> Option<(PathBuf, ModelSource)> {
-        let env = std::env::var_os(MODEL_ENV)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from);
-        let chosen = given
-            .map(|p| (p.to_path_buf(), ModelSource::Given))
-            .or(env.map(|p| (p, ModelSource::Env)))
-            .or(self.model.clone().map(|p| (p, ModelSource::Settings)));
-        match chosen {
+        match self.chosen_model(given) {
             Some((p, source)) => Some((self.runnable_model(&p), source)),
             None => crate::paths::default_model().map(|p| (p, ModelSource::Default)),
         }
+    }
+
+    /// The model the user chose, as chosen (a folder stays the folder): the
+    /// one `given` for this run, else `$REPORTLENS_MODEL`, else Settings'.
+    /// `None` when nothing was chosen.
+    pub fn chosen_model(&self, given: Option<&Path>) -> Option<(PathBuf, ModelSource)> {
+        let env = std::env::var_os(MODEL_ENV)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        given
+            .map(|p| (p.to_path_buf(), ModelSource::Given))
+            .or(env.map(|p| (p, ModelSource::Env)))
+            .or(self.model.clone().map(|p| (p, ModelSource::Settings)))
     }
 
     /// The file to load for `model`: its converted GGUF where the user chose

@@ -10,7 +10,7 @@ use reportlens::model::forms::{self, Form, FormOption};
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Runtime, State};
 
-use crate::commands::{engine_err, off_ui_thread, CommandError, MODEL_ENV};
+use crate::commands::{engine_err, off_ui_thread, CommandError};
 use crate::settings::load_settings;
 
 /// The event a conversion reports its progress on.
@@ -33,13 +33,10 @@ pub struct FormsView {
 /// The model the user chose (environment override, then settings), before
 /// its form is applied: the directory itself.
 fn chosen_model(given: Option<String>) -> Result<Option<PathBuf>, CommandError> {
-    if let Some(p) = given {
-        return Ok(Some(PathBuf::from(p)));
-    }
-    if let Some(p) = std::env::var_os(MODEL_ENV).filter(|v| !v.is_empty()) {
-        return Ok(Some(PathBuf::from(p)));
-    }
-    Ok(load_settings()?.model)
+    let given = given.map(PathBuf::from);
+    Ok(load_settings()?
+        .chosen_model(given.as_deref())
+        .map(|(p, _)| p))
 }
 
 fn view(model: PathBuf) -> Result<Option<FormsView>, CommandError> {

@@ -27,9 +27,10 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let data = reportlens::store::data_dir().map_err(crate::user)?;
     let mut settings = Settings::load(&data).map_err(crate::user)?;
-    let model = args
-        .model
-        .or_else(|| settings.model.clone())
+    // The same choice as every command, before a folder's form is applied.
+    let model = settings
+        .chosen_model(args.model.as_deref())
+        .map(|(p, _)| p)
         .ok_or_else(|| crate::user("no model given: pass --model DIR"))?;
     let cache = reportlens::paths::models_dir();
     let Some(options) = forms::options(&model, &cache).map_err(crate::user)? else {
