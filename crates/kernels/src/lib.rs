@@ -6,6 +6,7 @@
 //! about ten times slower, which made every model test crawl.
 pub mod activation;
 pub mod attention;
+pub mod kquant;
 mod packed;
 pub mod q4_1_packed;
 pub mod q8_packed;

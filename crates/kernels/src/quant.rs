@@ -1,4 +1,4 @@
-//! Q4_0 / Q4_1 / Q8_0 weight blocks against Q8 activation blocks, quantized
+//! Q4_0 / Q4_1 / Q5_0 / Q8_0 weight blocks against Q8 activation blocks, quantized
 //! and summed exactly as llama.cpp (ggml, x86) does: `d = max/127`,
 //! `id = 127/max`, round half to even, Q8_1 `s = f16(d * sum)`, block terms
 //! accumulated in order.
@@ -11,6 +11,7 @@ use half::f16;
 pub enum Kind {
     Q4_0,
     Q4_1,
+    Q5_0,
     Q8_0,
 }
 
@@ -20,6 +21,7 @@ impl Kind {
         match self {
             Kind::Q4_0 => 18,
             Kind::Q4_1 => 20,
+            Kind::Q5_0 => 22,
             Kind::Q8_0 => 34,
         }
     }
@@ -286,6 +288,7 @@ unsafe fn micro_any<const R: usize, const C: usize>(
         Kind::Q4_0 => micro::<0, R, C>(w, a, nb),
         Kind::Q4_1 => micro::<1, R, C>(w, a, nb),
         Kind::Q8_0 => micro::<2, R, C>(w, a, nb),
+        Kind::Q5_0 => micro::<3, R, C>(w, a, nb),
     }
 }
 
@@ -304,12 +307,13 @@ unsafe fn micro_vnni_any<const R: usize, const C: usize>(
             Kind::Q4_0 => micro_vnni::<0, R, C>(w, a, nb),
             Kind::Q4_1 => micro_vnni::<1, R, C>(w, a, nb),
             Kind::Q8_0 => micro_vnni::<2, R, C>(w, a, nb),
+            Kind::Q5_0 => micro_vnni::<3, R, C>(w, a, nb),
         }
     }
 }
 
 /// `C` weight rows `w` against `R` activation rows `a`: `[row][col]` dots.
-/// `K`: 0 = Q4_0, 1 = Q4_1, 2 = Q8_0 (a constant so each kind compiles to
+/// `K`: 0 = Q4_0, 1 = Q4_1, 2 = Q8_0, 3 = Q5_0 (a constant so each kind compiles to
 /// its own loop). No closures inside: they would lose the target features.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -320,7 +324,7 @@ unsafe fn micro<const K: u8, const R: usize, const C: usize>(
     nb: usize,
 ) -> [[f32; C]; R] {
     use std::arch::x86_64::*;
-    let bb = [18, 20, 34][K as usize];
+    let bb = [18, 20, 34, 22][K as usize];
     let ones = _mm256_set1_epi16(1);
     let mut acc = [[_mm256_setzero_ps(); R]; C];
     let mut summs = [[0f32; R]; C];
@@ -345,6 +349,11 @@ unsafe fn micro<const K: u8, const R: usize, const C: usize>(
             let qx = match K {
                 0 => _mm256_sub_epi8(nibbles_ptr(blk.add(2)), _mm256_set1_epi8(8)),
                 1 => nibbles_ptr(blk.add(4)),
+                // The fifth bit clear: the value less 16 (ggml sets 0xF0).
+                3 => _mm256_or_si256(
+                    nibbles_ptr(blk.add(6)),
+                    _mm256_andnot_si256(bytes_from_bits(blk.add(2)), _mm256_set1_epi8(-16)),
+                ),
                 _ => _mm256_loadu_si256(blk.add(2) as *const __m256i),
             };
             if K == 1 {
@@ -386,7 +395,7 @@ unsafe fn micro_vnni<const K: u8, const R: usize, const C: usize>(
     nb: usize,
 ) -> [[f32; C]; R] {
     use std::arch::x86_64::*;
-    let bb = [18, 20, 34][K as usize];
+    let bb = [18, 20, 34, 22][K as usize];
     let zero = _mm256_setzero_si256();
     let mut acc = [[_mm256_setzero_ps(); R]; C];
     let mut summs = [[0f32; R]; C];
@@ -402,8 +411,10 @@ unsafe fn micro_vnni<const K: u8, const R: usize, const C: usize>(
                 2 => _mm256_xor_si256(q, _mm256_set1_epi8(-128)),
                 _ => q,
             };
-            if K == 0 {
-                init[r] = _mm256_sub_epi32(zero, _mm256_dpbusd_epi32(zero, _mm256_set1_epi8(8), q));
+            if K == 0 || K == 3 {
+                // The unsigned side's offset: 8 (Q4_0) or 16 (Q5_0) * sum(a).
+                let off = _mm256_set1_epi8(if K == 0 { 8 } else { 16 });
+                init[r] = _mm256_sub_epi32(zero, _mm256_dpbusd_epi32(zero, off, q));
             }
             // The scale product is one vector multiply per pair.
             yd[r] = _mm256_set1_ps(y.d);
@@ -424,6 +435,10 @@ unsafe fn micro_vnni<const K: u8, const R: usize, const C: usize>(
             let qx = match K {
                 0 => nibbles_ptr(blk.add(2)),
                 1 => nibbles_ptr(blk.add(4)),
+                3 => _mm256_or_si256(
+                    nibbles_ptr(blk.add(6)),
+                    _mm256_and_si256(bytes_from_bits(blk.add(2)), _mm256_set1_epi8(16)),
+                ),
                 _ => _mm256_loadu_si256(blk.add(2) as *const __m256i),
             };
             let wneg = if K == 2 {
@@ -508,6 +523,25 @@ unsafe fn nibbles_ptr(p: *const u8) -> std::arch::x86_64::__m256i {
     let lo = _mm_loadu_si128(p as *const __m128i);
     let hi = _mm_srli_epi16(lo, 4);
     _mm256_and_si256(_mm256_set_m128i(hi, lo), _mm256_set1_epi8(0x0f))
+}
+
+/// The 32 bits at `p` as 32 bytes, 0xFF where the bit is set (ggml's
+/// `bytes_from_bits_32`: bit `j` is byte `j`).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn bytes_from_bits(p: *const u8) -> std::arch::x86_64::__m256i {
+    use std::arch::x86_64::*;
+    let x = i32::from_le_bytes([*p, *p.add(1), *p.add(2), *p.add(3)]);
+    let spread = _mm256_set_epi64x(
+        0x0303_0303_0303_0303,
+        0x0202_0202_0202_0202,
+        0x0101_0101_0101_0101,
+        0,
+    );
+    let bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(x), spread);
+    let bytes = _mm256_or_si256(bytes, _mm256_set1_epi64x(0x7fbf_dfef_f7fb_fdfe));
+    _mm256_cmpeq_epi8(bytes, _mm256_set1_epi64x(-1))
 }
 
 /// One activation block: ggml's `block_q8_1` (`s` unused for Q8_0).
@@ -609,6 +643,13 @@ pub(crate) fn dot_generic(kind: Kind, w: &[u8], a: &[Q8]) -> f32 {
                 }
             }
             Kind::Q4_0 => unpack_nibbles(&blk[2..18], 8, &mut qx),
+            Kind::Q5_0 => {
+                unpack_nibbles(&blk[6..22], 16, &mut qx);
+                let qh = u32::from_le_bytes([blk[2], blk[3], blk[4], blk[5]]);
+                for (j, q) in qx.iter_mut().enumerate() {
+                    *q += (((qh >> j) & 1) << 4) as i32;
+                }
+            }
             Kind::Q4_1 => {
                 let m = f16::from_le_bytes([blk[2], blk[3]]).to_f32();
                 summs = m.mul_add(x.s, summs);
@@ -657,7 +698,11 @@ pub(crate) mod testing {
             if kind == Kind::Q4_1 {
                 w.extend_from_slice(&f16::from_f32(-0.02 * (b % 5) as f32).to_le_bytes());
             }
-            let n = if kind == Kind::Q8_0 { 32 } else { 16 };
+            let n = match kind {
+                Kind::Q8_0 => 32,
+                Kind::Q5_0 => 20, // qh, then the nibbles
+                _ => 16,
+            };
             // Q8_0 bytes stay in ggml's range -127..=127.
             w.extend((0..n).map(|_| match next() {
                 128 => 129,
@@ -762,7 +807,7 @@ mod tests {
         } else {
             eprintln!("no AVX-512 VNNI on this CPU: its matmul path is not tested here");
         }
-        let kinds = [Kind::Q4_0, Kind::Q4_1, Kind::Q8_0];
+        let kinds = [Kind::Q4_0, Kind::Q4_1, Kind::Q5_0, Kind::Q8_0];
         kinds
             .into_iter()
             .flat_map(|k| paths.iter().map(move |&p| (k, p)))
@@ -818,7 +863,7 @@ mod tests {
         let x: Vec<f32> = (0..k)
             .map(|i| ((i * 53 % 97) as f32 / 48.0 - 1.0) * (1.0 + (i % 13) as f32))
             .collect();
-        for kind in [Kind::Q4_0, Kind::Q4_1, Kind::Q8_0] {
+        for kind in [Kind::Q4_0, Kind::Q4_1, Kind::Q5_0, Kind::Q8_0] {
             let w = weights(kind, k / 32, 7);
             let a = quantize_activations(&x, kind);
             let plain = dot_generic(kind, &w, &a);

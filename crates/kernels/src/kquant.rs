@@ -1,0 +1,723 @@
+//! K-quant weights (Q4_K, Q5_K, Q6_K: 256-value super-blocks with 6- or
+//! 8-bit sub-block scales) against Q8_K activations, quantized and summed
+//! as llama.cpp's x86 CPU backend does, so that a K-quant file runs from its
+//! own blocks (no Q8_0 copy at 1.9x the memory) with llama.cpp's numerics:
+//! - activations: `quantize_row_q8_K_ref` (`d = max / -127` of the signed
+//!   largest value, round half to even, sums of 16 kept as `bsums`);
+//! - Q4_K: the AVX2 repacked kernel (`ggml_gemv/gemm_q4_K_8x8_q8_K`, which
+//!   llama.cpp uses whenever the matrix has a multiple of 8 rows): per
+//!   super-block one exact integer `sum(scale * q * a)` and one
+//!   `sum(min * bsum)`, each added with one fused multiply-add, the two
+//!   totals subtracted at the end;
+//! - Q5_K and Q6_K: the AVX2 `ggml_vec_dot_q5_K_q8_K` / `_q6_K_q8_K`: eight
+//!   int32 lanes per super-block, each lane fused into its own f32 lane,
+//!   the lanes summed pairwise at the end (`hsum_float_8`).
+//!
+//! Integer sums are exact in any order, so the vector paths here only need
+//! the same lane assignment and the same float operations to give the same
+//! bits; `dot_generic` is the plain mirror every path is tested against.
+use std::ops::Range;
+
+use half::f16;
+
+use crate::quant::{has_avx2, hsum8};
+
+/// Values per super-block.
+pub const QK_K: usize = 256;
+
+/// One Q8_K activation super-block (`block_q8_K`), plus the sums of each
+/// 32-value sub-block (`q8s`, what the kernels derive from `bsums`) so
+/// every weight row does not add them again.
+#[derive(Clone, Copy)]
+pub struct Q8K {
+    pub d: f32,
+    pub qs: [i8; QK_K],
+    pub bsums: [i16; 16],
+    pub q8s: [i16; 8],
+}
+
+impl Q8K {
+    /// An all-zero block (buffers to quantize into).
+    pub const ZERO: Q8K = Q8K {
+        d: 0.0,
+        qs: [0; QK_K],
+        bsums: [0; 16],
+        q8s: [0; 8],
+    };
+}
+
+/// The K-quant weight formats these kernels run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KKind {
+    Q4K,
+    Q5K,
+    Q6K,
+}
+
+impl KKind {
+    /// Bytes of one 256-weight super-block.
+    pub fn block_bytes(self) -> usize {
+        match self {
+            KKind::Q4K => 144,
+            KKind::Q5K => 176,
+            KKind::Q6K => 210,
+        }
+    }
+}
+
+/// ggml's `quantize_row_q8_K_ref` for one super-block (what x86 runs).
+pub fn quantize_q8k(x: &[f32]) -> Q8K {
+    let mut out = Q8K::ZERO;
+    let (mut max, mut amax) = (0f32, 0f32);
+    for &v in x {
+        // The first value of the largest magnitude gives the sign.
+        if v.abs() > amax {
+            amax = v.abs();
+            max = v;
+        }
+    }
+    if amax == 0.0 {
+        return out;
+    }
+    let iscale = -127.0 / max;
+    for (q, &v) in out.qs.iter_mut().zip(x) {
+        *q = ((iscale * v).round_ties_even() as i32).min(127) as i8;
+    }
+    for (j, s) in out.bsums.iter_mut().enumerate() {
+        *s = out.qs[16 * j..16 * j + 16].iter().map(|&q| q as i16).sum();
+    }
+    for (j, s) in out.q8s.iter_mut().enumerate() {
+        *s = out.bsums[2 * j] + out.bsums[2 * j + 1];
+    }
+    out.d = 1.0 / iscale;
+    out
+}
+
+/// `quantize_q8k` over `x` (a whole number of super-blocks) into `out`.
+pub fn quantize_q8k_into(x: &[f32], out: &mut [Q8K]) {
+    for (b, o) in x.chunks_exact(QK_K).zip(out) {
+        *o = quantize_q8k(b);
+    }
+}
+
+/// The eight 6-bit scales and mins packed in 12 bytes (`get_scale_min_k4`).
+fn scales_mins(s: &[u8]) -> ([u8; 8], [u8; 8]) {
+    let (mut sc, mut mn) = ([0u8; 8], [0u8; 8]);
+    for j in 0..8 {
+        if j < 4 {
+            sc[j] = s[j] & 63;
+            mn[j] = s[j + 4] & 63;
+        } else {
+            sc[j] = (s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4);
+            mn[j] = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+        }
+    }
+    (sc, mn)
+}
+
+fn half(b: &[u8]) -> f32 {
+    f16::from_le_bytes([b[0], b[1]]).to_f32()
+}
+
+/// A super-block's 256 quants as unsigned values (Q6_K's and Q5_K's high
+/// bits joined; Q6_K's offset of 32 is applied by the kernels through the
+/// activation sums, as ggml does).
+fn values(kind: KKind, blk: &[u8]) -> [u8; QK_K] {
+    let mut v = [0u8; QK_K];
+    match kind {
+        KKind::Q4K | KKind::Q5K => {
+            let (qh, qs) = match kind {
+                KKind::Q4K => (None, &blk[16..144]),
+                _ => (Some(&blk[16..48]), &blk[48..176]),
+            };
+            for j in 0..4 {
+                for l in 0..32 {
+                    let q = qs[32 * j + l];
+                    let (h0, h1) = match qh {
+                        Some(h) => ((h[l] >> (2 * j)) & 1, (h[l] >> (2 * j + 1)) & 1),
+                        None => (0, 0),
+                    };
+                    v[64 * j + l] = (q & 0x0f) | (h0 << 4);
+                    v[64 * j + 32 + l] = (q >> 4) | (h1 << 4);
+                }
+            }
+        }
+        KKind::Q6K => {
+            let (ql, qh) = (&blk[..128], &blk[128..192]);
+            for j in 0..2 {
+                for l in 0..32 {
+                    let (a, b, h) = (ql[64 * j + l], ql[64 * j + 32 + l], qh[32 * j + l]);
+                    let e = 128 * j + l;
+                    v[e] = (a & 0x0f) | ((h & 3) << 4);
+                    v[e + 32] = (b & 0x0f) | (((h >> 2) & 3) << 4);
+                    v[e + 64] = (a >> 4) | (((h >> 4) & 3) << 4);
+                    v[e + 96] = (b >> 4) | (((h >> 6) & 3) << 4);
+                }
+            }
+        }
+    }
+    v
+}
+
+/// The dot product of four consecutive quants with their activations.
+fn dot4(v: &[u8], a: &[i8]) -> i32 {
+    (0..4).map(|i| v[i] as i32 * a[i] as i32).sum()
+}
+
+/// One weight row against one activation row, in plain Rust, with the
+/// x86 kernels' lanes and float operations (see the module comment): the
+/// reference every vector path must equal bit for bit, and the path on
+/// CPUs without AVX2.
+pub fn dot_generic(kind: KKind, w: &[u8], a: &[Q8K]) -> f32 {
+    let bb = kind.block_bytes();
+    match kind {
+        KKind::Q4K => {
+            let (mut acc, mut accm) = (0f32, 0f32);
+            for (blk, y) in w.chunks_exact(bb).zip(a) {
+                let (sc, mn) = scales_mins(&blk[4..16]);
+                let v = values(kind, blk);
+                let mut isum = 0i32;
+                for s in 0..8 {
+                    let t: i32 = (0..8)
+                        .map(|l| dot4(&v[32 * s + 4 * l..], &y.qs[32 * s + 4 * l..]))
+                        .sum();
+                    isum += sc[s] as i32 * t;
+                }
+                let imin: i32 = (0..8).map(|s| mn[s] as i32 * y.q8s[s] as i32).sum();
+                acc = (isum as f32).mul_add(half(&blk[0..2]) * y.d, acc);
+                accm = (imin as f32).mul_add(half(&blk[2..4]) * y.d, accm);
+            }
+            acc - accm
+        }
+        KKind::Q5K => {
+            let (mut acc, mut summs) = ([0f32; 8], 0f32);
+            for (blk, y) in w.chunks_exact(bb).zip(a) {
+                let d = y.d * half(&blk[0..2]);
+                let dmin = -y.d * half(&blk[2..4]);
+                let (sc, mn) = scales_mins(&blk[4..16]);
+                let v = values(kind, blk);
+                let imin: i32 = (0..8).map(|s| mn[s] as i32 * y.q8s[s] as i32).sum();
+                summs = dmin.mul_add(imin as f32, summs);
+                for (l, lane) in acc.iter_mut().enumerate() {
+                    let i: i32 = (0..8)
+                        .map(|s| sc[s] as i32 * dot4(&v[32 * s + 4 * l..], &y.qs[32 * s + 4 * l..]))
+                        .sum();
+                    *lane = d.mul_add(i as f32, *lane);
+                }
+            }
+            hsum8(&acc) + summs
+        }
+        KKind::Q6K => {
+            let mut acc = [0f32; 8];
+            for (blk, y) in w.chunks_exact(bb).zip(a) {
+                let d = y.d * half(&blk[208..210]);
+                let sc = |i: usize| blk[192 + i] as i8 as i32;
+                let v = values(kind, blk);
+                for (l, lane) in acc.iter_mut().enumerate() {
+                    let mut i = 0i32;
+                    // Eight 32-value chunks; a lane's four values sit in the
+                    // chunk's first or second half (its scale).
+                    for c in 0..8 {
+                        let e = 32 * c + 4 * l;
+                        i += sc(2 * c + l / 4) * dot4(&v[e..], &y.qs[e..]);
+                    }
+                    let offset = y.bsums[2 * l] as i32 * sc(2 * l)
+                        + y.bsums[2 * l + 1] as i32 * sc(2 * l + 1);
+                    *lane = d.mul_add((i - 32 * offset) as f32, *lane);
+                }
+            }
+            hsum8(&acc)
+        }
+    }
+}
+
+/// `out[row * n + col] = dot(weight row col, activation row row)` for every
+/// `col` in `cols` and every one of the `m` activation rows (`k / 256`
+/// super-blocks each), as `quant::matmul_columns` does for 32-value blocks.
+///
+/// # Safety
+/// `out` must point to `m * n` writable `f32`s, and no one else may write
+/// the columns in `cols` while this runs.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn matmul_columns(
+    kind: KKind,
+    data: &[u8],
+    n: usize,
+    k: usize,
+    acts: &[Q8K],
+    m: usize,
+    cols: Range<usize>,
+    out: *mut f32,
+) {
+    // SAFETY: the path is one this CPU runs; the rest is the contract.
+    unsafe { matmul_columns_on(has_avx2(), kind, data, n, k, acts, m, cols, out) }
+}
+
+#[allow(clippy::too_many_arguments)]
+unsafe fn matmul_columns_on(
+    avx2: bool,
+    kind: KKind,
+    data: &[u8],
+    n: usize,
+    k: usize,
+    acts: &[Q8K],
+    m: usize,
+    cols: Range<usize>,
+    out: *mut f32,
+) {
+    let nb = k / QK_K;
+    let row_bytes = nb * kind.block_bytes();
+    let cols = cols.start..cols.end.min(n);
+    #[cfg(target_arch = "x86_64")]
+    if avx2 {
+        // SAFETY: the caller checked the CPU; the rest is the contract.
+        return unsafe { tiles_avx2(kind, data, n, nb, acts, m, cols, out) };
+    }
+    let _ = avx2;
+    for col in cols {
+        let w = &data[col * row_bytes..(col + 1) * row_bytes];
+        for row in 0..m {
+            let a = &acts[row * nb..(row + 1) * nb];
+            // SAFETY: in bounds (row < m, col < n) and ours alone.
+            unsafe { *out.add(row * n + col) = dot_generic(kind, w, a) };
+        }
+    }
+}
+
+/// Activation rows per tile: they stay in L2 while the weight columns pass.
+#[cfg(target_arch = "x86_64")]
+const ROW_TILE: usize = 32;
+
+/// Tiles of activation rows; inside a tile, `C` weight columns against `R`
+/// activation rows at once (each weight super-block unpacked once for
+/// `R * C` dots), `R = 4` while four rows remain, then one row against
+/// eight columns (decode).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn tiles_avx2(
+    kind: KKind,
+    data: &[u8],
+    n: usize,
+    nb: usize,
+    acts: &[Q8K],
+    m: usize,
+    cols: Range<usize>,
+    out: *mut f32,
+) {
+    let row_bytes = nb * kind.block_bytes();
+    let col_of = |c: usize| &data[c * row_bytes..(c + 1) * row_bytes];
+    let row_of = |r: usize| &acts[r * nb..(r + 1) * nb];
+    for r0 in (0..m).step_by(ROW_TILE) {
+        let r1 = (r0 + ROW_TILE).min(m);
+        let mut row = r0;
+        while row < r1 {
+            let rows = if r1 - row >= 4 { 4 } else { 1 };
+            let ncols = 8 / rows;
+            let mut col = cols.start;
+            while col < cols.end {
+                let take = (cols.end - col).min(ncols);
+                // Missing columns of a partial batch repeat the last one (not stored).
+                let put = |r: usize, c: usize, v: f32| {
+                    if c < take {
+                        // SAFETY: row + r < m and col + c < n, a column of ours.
+                        unsafe { *out.add((row + r) * n + col + c) = v };
+                    }
+                };
+                if rows == 4 {
+                    let w: [&[u8]; 2] = std::array::from_fn(|c| col_of(col + c.min(take - 1)));
+                    let a: [&[Q8K]; 4] = std::array::from_fn(|r| row_of(row + r));
+                    let s = micro_any::<4, 2>(kind, w, a, nb);
+                    for (r, rs) in s.iter().enumerate() {
+                        for (c, &v) in rs.iter().enumerate() {
+                            put(r, c, v);
+                        }
+                    }
+                } else {
+                    let w: [&[u8]; 8] = std::array::from_fn(|c| col_of(col + c.min(take - 1)));
+                    let [s] = micro_any::<1, 8>(kind, w, [row_of(row)], nb);
+                    for (c, &v) in s.iter().enumerate() {
+                        put(0, c, v);
+                    }
+                }
+                col += take;
+            }
+            row += rows;
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn micro_any<const R: usize, const C: usize>(
+    kind: KKind,
+    w: [&[u8]; C],
+    a: [&[Q8K]; R],
+    nb: usize,
+) -> [[f32; C]; R] {
+    match kind {
+        KKind::Q4K => micro_q4k::<R, C>(w, a, nb),
+        KKind::Q5K => micro_lanes::<true, R, C>(w, a, nb),
+        KKind::Q6K => micro_lanes::<false, R, C>(w, a, nb),
+    }
+}
+
+/// Eight int32 vectors reduced to one: lane `i` is the sum of vector `i`'s
+/// lanes (an exact integer sum, so any order gives the same value).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn reduce8(v: &[std::arch::x86_64::__m256i; 8]) -> std::arch::x86_64::__m256i {
+    use std::arch::x86_64::*;
+    let h01 = _mm256_hadd_epi32(v[0], v[1]);
+    let h23 = _mm256_hadd_epi32(v[2], v[3]);
+    let h45 = _mm256_hadd_epi32(v[4], v[5]);
+    let h67 = _mm256_hadd_epi32(v[6], v[7]);
+    let q0 = _mm256_hadd_epi32(h01, h23);
+    let q1 = _mm256_hadd_epi32(h45, h67);
+    _mm256_add_epi32(
+        _mm256_permute2x128_si256::<0x20>(q0, q1),
+        _mm256_permute2x128_si256::<0x31>(q0, q1),
+    )
+}
+
+/// Q4_K: `C` weight rows against `R` activation rows (`R * C = 8`, one
+/// vector lane per pair), as llama.cpp's repacked kernel sums them.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+#[allow(clippy::needless_range_loop)] // block b of every row: indices read clearer
+unsafe fn micro_q4k<const R: usize, const C: usize>(
+    w: [&[u8]; C],
+    a: [&[Q8K]; R],
+    nb: usize,
+) -> [[f32; C]; R] {
+    use std::arch::x86_64::*;
+    debug_assert_eq!(R * C, 8);
+    let m4 = _mm256_set1_epi8(0x0f);
+    let mut acc = _mm256_setzero_ps();
+    let mut accm = _mm256_setzero_ps();
+    for b in 0..nb {
+        let mut sc = [[0u8; 8]; C];
+        let mut mn = [[0u8; 8]; C];
+        let mut dd = [0f32; 8];
+        let mut ddm = [0f32; 8];
+        for c in 0..C {
+            let blk = w[c].get_unchecked(b * 144..(b + 1) * 144);
+            (sc[c], mn[c]) = scales_mins(&blk[4..16]);
+            let (d, dmin) = (half(&blk[0..2]), half(&blk[2..4]));
+            for r in 0..R {
+                let yd = a[r].get_unchecked(b).d;
+                dd[c * R + r] = d * yd;
+                ddm[c * R + r] = dmin * yd;
+            }
+        }
+        let mut isum = [_mm256_setzero_si256(); 8];
+        for j in 0..4 {
+            for c in 0..C {
+                let q =
+                    _mm256_loadu_si256(w[c].as_ptr().add(b * 144 + 16 + 32 * j) as *const __m256i);
+                let lo = _mm256_and_si256(q, m4);
+                let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(q), m4);
+                let s_lo = _mm256_set1_epi16(sc[c][2 * j] as i16);
+                let s_hi = _mm256_set1_epi16(sc[c][2 * j + 1] as i16);
+                for r in 0..R {
+                    let y = a[r].get_unchecked(b).qs.as_ptr().add(64 * j);
+                    let alo = _mm256_loadu_si256(y as *const __m256i);
+                    let ahi = _mm256_loadu_si256(y.add(32) as *const __m256i);
+                    let p = _mm256_add_epi32(
+                        _mm256_madd_epi16(_mm256_maddubs_epi16(lo, alo), s_lo),
+                        _mm256_madd_epi16(_mm256_maddubs_epi16(hi, ahi), s_hi),
+                    );
+                    isum[c * R + r] = _mm256_add_epi32(isum[c * R + r], p);
+                }
+            }
+        }
+        let mut imin = [0i32; 8];
+        for c in 0..C {
+            for r in 0..R {
+                let q8s = &a[r].get_unchecked(b).q8s;
+                imin[c * R + r] = (0..8).map(|s| mn[c][s] as i32 * q8s[s] as i32).sum();
+            }
+        }
+        let tot = _mm256_cvtepi32_ps(reduce8(&isum));
+        acc = _mm256_fmadd_ps(tot, _mm256_loadu_ps(dd.as_ptr()), acc);
+        let mins = _mm256_cvtepi32_ps(_mm256_loadu_si256(imin.as_ptr() as *const __m256i));
+        accm = _mm256_fmadd_ps(mins, _mm256_loadu_ps(ddm.as_ptr()), accm);
+    }
+    let mut l = [0f32; 8];
+    _mm256_storeu_ps(l.as_mut_ptr(), _mm256_sub_ps(acc, accm));
+    std::array::from_fn(|r| std::array::from_fn(|c| l[c * R + r]))
+}
+
+/// Q5_K (`Q5`) or Q6_K: eight int32 lanes per super-block and pair, each
+/// fused into its own f32 lane as ggml's AVX2 `vec_dot` does.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+#[allow(clippy::needless_range_loop)] // block b of every row: indices read clearer
+unsafe fn micro_lanes<const Q5: bool, const R: usize, const C: usize>(
+    w: [&[u8]; C],
+    a: [&[Q8K]; R],
+    nb: usize,
+) -> [[f32; C]; R] {
+    use std::arch::x86_64::*;
+    let bb = if Q5 { 176 } else { 210 };
+    let m4 = _mm256_set1_epi8(0x0f);
+    let mut acc = [[_mm256_setzero_ps(); R]; C];
+    let mut summs = [[0f32; R]; C];
+    for b in 0..nb {
+        let mut lanes = [[_mm256_setzero_si256(); R]; C];
+        for c in 0..C {
+            let blk = w[c].get_unchecked(b * bb..(b + 1) * bb);
+            let p = blk.as_ptr();
+            if Q5 {
+                let (sc, mn) = scales_mins(&blk[4..16]);
+                let hbits = _mm256_loadu_si256(p.add(16) as *const __m256i);
+                for j in 0..4 {
+                    let q = _mm256_loadu_si256(p.add(48 + 32 * j) as *const __m256i);
+                    let one = _mm256_set1_epi8(1);
+                    let h0 = _mm256_and_si256(
+                        _mm256_srl_epi16(hbits, _mm_cvtsi32_si128(2 * j as i32)),
+                        one,
+                    );
+                    let h1 = _mm256_and_si256(
+                        _mm256_srl_epi16(hbits, _mm_cvtsi32_si128(2 * j as i32 + 1)),
+                        one,
+                    );
+                    let q0 = _mm256_or_si256(_mm256_and_si256(q, m4), _mm256_slli_epi16::<4>(h0));
+                    let q1 = _mm256_or_si256(
+                        _mm256_and_si256(_mm256_srli_epi16::<4>(q), m4),
+                        _mm256_slli_epi16::<4>(h1),
+                    );
+                    let s0 = _mm256_set1_epi16(sc[2 * j] as i16);
+                    let s1 = _mm256_set1_epi16(sc[2 * j + 1] as i16);
+                    for r in 0..R {
+                        let y = a[r].get_unchecked(b).qs.as_ptr().add(64 * j);
+                        let a0 = _mm256_loadu_si256(y as *const __m256i);
+                        let a1 = _mm256_loadu_si256(y.add(32) as *const __m256i);
+                        let s = _mm256_add_epi32(
+                            _mm256_madd_epi16(s0, _mm256_maddubs_epi16(q0, a0)),
+                            _mm256_madd_epi16(s1, _mm256_maddubs_epi16(q1, a1)),
+                        );
+                        lanes[c][r] = _mm256_add_epi32(lanes[c][r], s);
+                    }
+                }
+                let dmin = half(&blk[2..4]);
+                for r in 0..R {
+                    let y = a[r].get_unchecked(b);
+                    let imin: i32 = (0..8).map(|s| mn[s] as i32 * y.q8s[s] as i32).sum();
+                    summs[c][r] = (-y.d * dmin).mul_add(imin as f32, summs[c][r]);
+                }
+            } else {
+                let scales = _mm_loadu_si128(p.add(192) as *const __m128i);
+                for j in 0..2 {
+                    let b1 = _mm256_loadu_si256(p.add(64 * j) as *const __m256i);
+                    let b2 = _mm256_loadu_si256(p.add(64 * j + 32) as *const __m256i);
+                    let h = _mm256_loadu_si256(p.add(128 + 32 * j) as *const __m256i);
+                    let m3 = _mm256_set1_epi8(3);
+                    let q6 = [
+                        _mm256_or_si256(
+                            _mm256_and_si256(b1, m4),
+                            _mm256_slli_epi16::<4>(_mm256_and_si256(h, m3)),
+                        ),
+                        _mm256_or_si256(
+                            _mm256_and_si256(b2, m4),
+                            _mm256_slli_epi16::<2>(_mm256_and_si256(h, _mm256_set1_epi8(12))),
+                        ),
+                        _mm256_or_si256(
+                            _mm256_and_si256(_mm256_srli_epi16::<4>(b1), m4),
+                            _mm256_and_si256(h, _mm256_set1_epi8(48)),
+                        ),
+                        _mm256_or_si256(
+                            _mm256_and_si256(_mm256_srli_epi16::<4>(b2), m4),
+                            _mm256_srli_epi16::<2>(_mm256_and_si256(h, _mm256_set1_epi8(-64))),
+                        ),
+                    ];
+                    for (t, &qv) in q6.iter().enumerate() {
+                        let is = 4 * j + t;
+                        // Scale 2is for the chunk's first 16 values, 2is+1 for the rest.
+                        let pick = _mm_set_epi64x(
+                            0x0101_0101_0101_0101 * (2 * is as i64 + 1),
+                            0x0101_0101_0101_0101 * (2 * is as i64),
+                        );
+                        let s = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(scales, pick));
+                        for r in 0..R {
+                            let y = a[r].get_unchecked(b).qs.as_ptr().add(128 * j + 32 * t);
+                            let av = _mm256_loadu_si256(y as *const __m256i);
+                            let pr = _mm256_madd_epi16(s, _mm256_maddubs_epi16(qv, av));
+                            lanes[c][r] = _mm256_add_epi32(lanes[c][r], pr);
+                        }
+                    }
+                }
+                let s16 = _mm256_cvtepi8_epi16(scales);
+                for r in 0..R {
+                    let y = a[r].get_unchecked(b);
+                    let bs = _mm256_loadu_si256(y.bsums.as_ptr() as *const __m256i);
+                    let sub = _mm256_slli_epi32::<5>(_mm256_madd_epi16(bs, s16));
+                    lanes[c][r] = _mm256_sub_epi32(lanes[c][r], sub);
+                }
+            }
+            let d = half(if Q5 { &blk[0..2] } else { &blk[208..210] });
+            for r in 0..R {
+                let dd = _mm256_set1_ps(a[r].get_unchecked(b).d * d);
+                acc[c][r] = _mm256_fmadd_ps(dd, _mm256_cvtepi32_ps(lanes[c][r]), acc[c][r]);
+            }
+        }
+    }
+    crate::quant::lane_sums(&acc, &summs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `blocks` super-blocks of `kind` with varied scales and every quant
+    /// value, from a fixed seed.
+    pub(crate) fn weights(kind: KKind, blocks: usize, seed: u32) -> Vec<u8> {
+        let mut r = seed;
+        let mut next = move || {
+            r = r.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (r >> 8) as u8
+        };
+        let bb = kind.block_bytes();
+        let mut w = Vec::with_capacity(blocks * bb);
+        for b in 0..blocks {
+            let mut blk: Vec<u8> = (0..bb).map(|_| next()).collect();
+            let d = f16::from_f32(0.002 * (b % 5 + 1) as f32);
+            let dmin = f16::from_f32(0.001 * (b % 3 + 1) as f32);
+            match kind {
+                KKind::Q4K | KKind::Q5K => {
+                    blk[0..2].copy_from_slice(&d.to_le_bytes());
+                    blk[2..4].copy_from_slice(&dmin.to_le_bytes());
+                }
+                KKind::Q6K => {
+                    blk[208..210].copy_from_slice(&(-d).to_le_bytes());
+                    // Q6_K scales are signed bytes; ggml's lie in -128..=127.
+                }
+            }
+            w.extend(blk);
+        }
+        w
+    }
+
+    pub(crate) fn activation_rows(m: usize, k: usize) -> Vec<f32> {
+        (0..m * k)
+            .map(|i| ((i * 29 % 89) as f32 / 44.0 - 1.0) * (1.0 + (i % 7) as f32))
+            .collect()
+    }
+
+    fn dequantize(kind: KKind, blk: &[u8]) -> [f32; QK_K] {
+        let v = values(kind, blk);
+        let mut out = [0f32; QK_K];
+        match kind {
+            KKind::Q4K | KKind::Q5K => {
+                let (sc, mn) = scales_mins(&blk[4..16]);
+                let (d, dmin) = (half(&blk[0..2]), half(&blk[2..4]));
+                for (i, o) in out.iter_mut().enumerate() {
+                    *o = d * sc[i / 32] as f32 * v[i] as f32 - dmin * mn[i / 32] as f32;
+                }
+            }
+            KKind::Q6K => {
+                let d = half(&blk[208..210]);
+                for (i, o) in out.iter_mut().enumerate() {
+                    *o = d * (blk[192 + i / 16] as i8) as f32 * (v[i] as i32 - 32) as f32;
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn quantizes_like_ggml_q8_k() {
+        let mut x = [0.25f32; QK_K];
+        x[7] = -2.0; // the first largest magnitude is negative: iscale > 0
+        x[9] = 2.0;
+        x[3] = 1.0 / 127.0 * 2.0 * 0.5; // 0.5 a step: ties to even (0)
+        let q = quantize_q8k(&x);
+        assert_eq!(q.d, 1.0 / (127.0 / 2.0));
+        assert_eq!((q.qs[7], q.qs[9], q.qs[0], q.qs[3]), (-127, 127, 16, 0));
+        assert_eq!(
+            q.bsums[0],
+            q.qs[..16].iter().map(|&v| v as i16).sum::<i16>()
+        );
+        assert_eq!(q.q8s[0], q.bsums[0] + q.bsums[1]);
+        let z = quantize_q8k(&[0.0; QK_K]);
+        assert_eq!((z.d, z.qs[0], z.bsums[0]), (0.0, 0, 0));
+    }
+
+    #[test]
+    fn the_mirror_is_the_dot_of_the_dequantized_values() {
+        // Independent of the lane order: the mirror must be the plain dot
+        // product of ggml's dequantized weights and activations.
+        let k = 512;
+        let x = activation_rows(1, k);
+        let a: Vec<Q8K> = x.chunks_exact(QK_K).map(quantize_q8k).collect();
+        for kind in [KKind::Q4K, KKind::Q5K, KKind::Q6K] {
+            let w = weights(kind, k / QK_K, 5);
+            let mut exact = 0f64;
+            for (blk, y) in w.chunks_exact(kind.block_bytes()).zip(&a) {
+                let wv = dequantize(kind, blk);
+                for (wi, &q) in wv.iter().zip(&y.qs) {
+                    exact += *wi as f64 * (q as f32 * y.d) as f64;
+                }
+            }
+            let got = dot_generic(kind, &w, &a) as f64;
+            assert!(
+                (got - exact).abs() <= 1e-4 * exact.abs().max(1.0),
+                "{kind:?}: {got} vs {exact}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_path_gives_the_mirrors_bits() {
+        if !has_avx2() {
+            eprintln!("no AVX2 on this CPU: only the plain path runs here");
+            return;
+        }
+        let (n, k) = (11, 512);
+        for kind in [KKind::Q4K, KKind::Q5K, KKind::Q6K] {
+            let w = weights(kind, n * k / QK_K, 3);
+            for m in [1, 3, 4, 9, 37] {
+                let x = activation_rows(m, k);
+                let a: Vec<Q8K> = x.chunks_exact(QK_K).map(quantize_q8k).collect();
+                for cols in [0..n, 1..6, 3..4, 2..11] {
+                    let mut out = vec![f32::NAN; m * n];
+                    // SAFETY: m * n outputs, the columns ours, AVX2 checked.
+                    unsafe {
+                        matmul_columns_on(
+                            true,
+                            kind,
+                            &w,
+                            n,
+                            k,
+                            &a,
+                            m,
+                            cols.clone(),
+                            out.as_mut_ptr(),
+                        )
+                    };
+                    let rb = k / QK_K * kind.block_bytes();
+                    for col in 0..n {
+                        for row in 0..m {
+                            let got = out[row * n + col];
+                            if !cols.contains(&col) {
+                                assert!(got.is_nan(), "{kind:?} wrote column {col}");
+                                continue;
+                            }
+                            let want = dot_generic(
+                                kind,
+                                &w[col * rb..(col + 1) * rb],
+                                &a[row * k / QK_K..(row + 1) * k / QK_K],
+                            );
+                            assert_eq!(
+                                got.to_bits(),
+                                want.to_bits(),
+                                "{kind:?} m {m} ({row}, {col})"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
