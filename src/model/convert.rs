@@ -36,6 +36,9 @@ pub enum Quant {
     /// Q4_K matrices with a Q6_K output head (llama.cpp's Q4_K_S mix, less
     /// its Q5_K early value layers).
     Q4K,
+    /// llama.cpp's Q4_K_M mix: as `Q4K`, with Q6_K value and down
+    /// projections in the layers `use_more_bits` picks.
+    Q4KM,
 }
 
 impl std::str::FromStr for Quant {
@@ -45,8 +48,9 @@ impl std::str::FromStr for Quant {
             "f16" => Ok(Quant::F16),
             "q8_0" | "q8" => Ok(Quant::Q8_0),
             "q4k" | "q4_k" | "q4_k_s" => Ok(Quant::Q4K),
+            "q4km" | "q4_k_m" => Ok(Quant::Q4KM),
             other => Err(format!(
-                "unknown quantization `{other}` (use q8_0, q4k or f16)"
+                "unknown quantization `{other}` (use q8_0, q4k, q4_k_m or f16)"
             )),
         }
     }
@@ -59,6 +63,28 @@ impl Quant {
             Quant::F16 => 1,
             Quant::Q8_0 => 7,
             Quant::Q4K => 14,
+            Quant::Q4KM => 15,
+        }
+    }
+
+    /// The type of tensor `name` (`blk.N.…` in a model of `layers`
+    /// layers): `tensor_type`, except where Q4_K_M gives a layer's value or
+    /// down projection more bits.
+    pub fn tensor_type_of(
+        self,
+        name: &str,
+        layers: usize,
+        shape: &[usize],
+        is_output: bool,
+    ) -> GgmlDType {
+        let wider = ["attn_v.weight", "ffn_down.weight"]
+            .iter()
+            .any(|t| name.ends_with(t));
+        match layer_of(name) {
+            Some(i) if self == Quant::Q4KM && wider && use_more_bits(i, layers) => {
+                Quant::Q4K.tensor_type(shape, true)
+            }
+            _ => self.tensor_type(shape, is_output),
         }
     }
 
@@ -74,8 +100,8 @@ impl Quant {
         let wanted: &[GgmlDType] = match (self, is_output) {
             (Quant::F16, _) => &[GgmlDType::F16],
             (Quant::Q8_0, _) => &[GgmlDType::Q8_0, GgmlDType::F16],
-            (Quant::Q4K, true) => &[GgmlDType::Q6K, GgmlDType::Q8_0, GgmlDType::F16],
-            (Quant::Q4K, false) => &[GgmlDType::Q4K, GgmlDType::Q5_0, GgmlDType::F16],
+            (Quant::Q4K | Quant::Q4KM, true) => &[GgmlDType::Q6K, GgmlDType::Q8_0, GgmlDType::F16],
+            (Quant::Q4K | Quant::Q4KM, false) => &[GgmlDType::Q4K, GgmlDType::Q5_0, GgmlDType::F16],
         };
         wanted
             .iter()
@@ -83,6 +109,23 @@ impl Quant {
             .find(|&t| fits(t))
             .unwrap_or(GgmlDType::F16)
     }
+}
+
+/// The layer of a `blk.N.…` tensor.
+fn layer_of(name: &str) -> Option<usize> {
+    name.strip_prefix("blk.")?.split('.').next()?.parse().ok()
+}
+
+/// llama.cpp's `use_more_bits`: the first and last eighth of the layers,
+/// and every third between them.
+fn use_more_bits(layer: usize, layers: usize) -> bool {
+    let eighth = layers / 8;
+    layer < eighth || layer >= 7 * layers / 8 || (layer >= eighth && (layer - eighth) % 3 == 2)
+}
+
+/// Layers of a model, from its `blk.N.…` tensor names.
+fn layer_count<'a>(names: impl Iterator<Item = &'a str>) -> usize {
+    names.filter_map(layer_of).max().map_or(0, |i| i + 1)
 }
 
 /// Where the conversion is.
@@ -330,6 +373,7 @@ fn plan_dir(dir: &Path, quant: Quant) -> Result<Job, ConvertError> {
 
     // Tied without norm_head: the embedding is the head, quantized as one.
     let tied = !specs.iter().any(|s| s.gguf == "output.weight");
+    let layers = layer_count(specs.iter().map(|s| s.gguf.as_str()));
     let headers = specs
         .iter()
         .map(|s| {
@@ -337,7 +381,7 @@ fn plan_dir(dir: &Path, quant: Quant) -> Result<Job, ConvertError> {
             TensorHeader {
                 name: s.gguf.clone(),
                 shape: s.shape.clone(),
-                dtype: quant.tensor_type(&s.shape, is_output),
+                dtype: quant.tensor_type_of(&s.gguf, layers, &s.shape, is_output),
             }
         })
         .collect();
@@ -371,6 +415,7 @@ fn plan_gguf(path: &Path, quant: Quant) -> Result<Job, ConvertError> {
     let tied = !content.tensor_infos.contains_key("output.weight");
     let mut infos: Vec<(&String, &gguf_file::TensorInfo)> = content.tensor_infos.iter().collect();
     infos.sort_by_key(|(_, i)| i.offset);
+    let layers = layer_count(infos.iter().map(|(n, _)| n.as_str()));
     let headers = infos
         .iter()
         .map(|(name, info)| {
@@ -379,7 +424,7 @@ fn plan_gguf(path: &Path, quant: Quant) -> Result<Job, ConvertError> {
                 name.as_str() == "output.weight" || (tied && name.as_str() == "token_embd.weight");
             TensorHeader {
                 name: (*name).clone(),
-                dtype: quant.tensor_type(&shape, is_output),
+                dtype: quant.tensor_type_of(name, layers, &shape, is_output),
                 shape,
             }
         })
@@ -505,6 +550,28 @@ mod tests {
         assert_eq!(Quant::Q4K.tensor_type(&[1536, 576], false), G::Q5_0);
         assert_eq!(Quant::Q4K.tensor_type(&[49152, 576], true), G::Q8_0);
         assert_eq!(Quant::F16.tensor_type(&[3, 5], false), G::F16);
+        // Q4_K_M: value and down projections of the layers llama.cpp widens.
+        let q = Quant::Q4KM;
+        let wide: Vec<usize> = (0..30)
+            .filter(|&i| {
+                q.tensor_type_of(&format!("blk.{i}.ffn_down.weight"), 30, &[576, 1536], false)
+                    == G::Q6K
+            })
+            .collect();
+        assert_eq!(wide, [0, 1, 2, 5, 8, 11, 14, 17, 20, 23, 26, 27, 28, 29]);
+        assert_eq!(
+            q.tensor_type_of("blk.3.ffn_down.weight", 30, &[576, 1536], false),
+            G::Q4K
+        );
+        assert_eq!(
+            q.tensor_type_of("blk.0.attn_v.weight", 30, &[192, 576], false),
+            G::Q8_0
+        );
+        assert_eq!(
+            q.tensor_type_of("blk.0.attn_q.weight", 30, &[576, 576], false),
+            G::Q5_0
+        );
+        assert_eq!("q4_k_m".parse::<Quant>(), Ok(Quant::Q4KM));
     }
 
     #[test]

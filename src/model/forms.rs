@@ -14,9 +14,8 @@ use super::config::read_dir_config;
 use super::convert::{convert, ConvertError, ConvertProgress, ConvertSummary, Quant};
 use super::dir_model::{estimate, tensor_table, Role};
 use super::info::{dir_name, stat};
-use super::load::{estimate_with_weights, LoadOptions};
+use super::load::{estimate_with_weights, held_matrix_bytes, LoadOptions};
 use super::ModelError;
-use candle_core::quantized::GgmlDType;
 use candle_core::DType;
 
 /// Folder of the model cache that holds converted directories.
@@ -30,9 +29,8 @@ pub enum Form {
     Dense,
     /// Converted once to a Q8_0 GGUF: half of f16, close to it in quality.
     Q8_0,
-    /// Converted once to Q4_K (Q6_K head): the smallest file. Until native
-    /// K-quant kernels exist the CPU holds it as Q8_0, so it saves disk, not
-    /// memory, there.
+    /// Converted once to Q4_K (Q6_K head): the smallest file and, run from
+    /// its own blocks, the least memory.
     #[serde(rename = "q4k")]
     Q4K,
 }
@@ -103,9 +101,8 @@ pub fn options(model: &Path, cache: &Path) -> Result<Option<Vec<FormOption>>, Mo
         let memory = match form.quant() {
             None => estimate(&cfg, &table, &ckpt, DType::F16, &opts).total,
             Some(q) => {
-                // What the CPU holds of each tensor of the GGUF (Linear::from_qtensor):
-                // Q8_0 re-laid with f32 scales; other block types re-quantized to it;
-                // the embedding as stored; norms in f32.
+                // What the CPU holds of each tensor of the GGUF (the loader's
+                // rule): the embedding as stored; norms in f32.
                 let mut weights = 0u64;
                 for spec in &table {
                     let n = spec.shape.iter().product::<usize>() as u64;
@@ -114,8 +111,7 @@ pub fn options(model: &Path, cache: &Path) -> Result<Option<Vec<FormOption>>, Mo
                     weights += match spec.role {
                         Role::Norm => n * 4,
                         Role::Embedding => n / t.block_size() as u64 * t.type_size() as u64,
-                        _ if t == GgmlDType::F16 => n * 2,
-                        _ => n / 32 * 36,
+                        _ => held_matrix_bytes(t, n, false),
                     };
                 }
                 estimate_with_weights(&cfg.llama, weights, 0, &opts).total

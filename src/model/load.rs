@@ -322,19 +322,17 @@ pub fn estimate_memory(
         let elems = info.shape.elem_count() as u64;
         let stored =
             elems / info.ggml_dtype.block_size() as u64 * info.ggml_dtype.type_size() as u64;
-        // F16/BF16 matrices are held as F16; other formats without a fast
-        // CPU kernel are held as Q8_0 (the memory check is for CPU runs).
-        // Q8_0 is held re-laid with f32 scales (36 bytes a block).
-        // A GPU holds the blocks as stored (candle's kernels read them).
+        // Matrices as `held_matrix_bytes` says; other tensors as stored,
+        // dense ones widened to f32.
+        let matrix = info.shape.dims().len() == 2;
         let held = match info.ggml_dtype {
-            GgmlDType::F16 | GgmlDType::BF16 if info.shape.dims().len() == 2 => elems * 2,
-            _ if gpu && info.shape.dims().len() == 2 => stored,
-            GgmlDType::F16 | GgmlDType::BF16 => elems * 4,
-            GgmlDType::Q8_0 if info.shape.dims().len() == 2 => elems / 32 * 36,
-            d if requantized_on_cpu(d) && info.shape.dims().len() == 2 => {
-                loading = loading.max(elems * 4 + elems / 32 * 36);
-                (elems / 32 * 36).max(stored)
+            d if matrix => {
+                if !gpu && requantized_on_cpu(d) {
+                    loading = loading.max(elems * 4 + elems / 32 * 36);
+                }
+                held_matrix_bytes(d, elems, gpu)
             }
+            GgmlDType::F16 | GgmlDType::BF16 => elems * 4,
             _ => stored,
         };
         weights += held;
@@ -349,6 +347,22 @@ pub fn estimate_memory(
         }
     }
     estimate_with_weights(cfg, weights, loading, opts)
+}
+
+/// Bytes held of a weight matrix of `elems` values stored as `dtype`
+/// (`Linear::from_qtensor`): F16/BF16 as F16; on the CPU, Q8_0 re-laid with
+/// f32 scales (36 bytes a block), formats without a kernel of ours
+/// re-quantized to Q8_0, the others (Q4_0/Q4_1/Q5_0, Q4_K/Q5_K/Q6_K) as
+/// stored; a GPU holds the blocks as stored (candle's kernels read them).
+pub(crate) fn held_matrix_bytes(dtype: GgmlDType, elems: u64, gpu: bool) -> u64 {
+    let stored = elems / dtype.block_size() as u64 * dtype.type_size() as u64;
+    match dtype {
+        GgmlDType::F16 | GgmlDType::BF16 => elems * 2,
+        _ if gpu => stored,
+        GgmlDType::Q8_0 => elems / 32 * 36,
+        d if requantized_on_cpu(d) => (elems / 32 * 36).max(stored),
+        _ => stored,
+    }
 }
 
 /// The estimate for `weights` bytes of loaded weights; `loading` is what

@@ -1,5 +1,6 @@
-//! Matmuls over Q4_0 / Q4_1 / Q8_0 GGUF weights that quantize activations
-//! and sum exactly as llama.cpp (ggml, x86) does: `d = max/127`,
+//! Matmuls over Q4_0 / Q4_1 / Q5_0 / Q8_0 and Q4_K / Q5_K / Q6_K GGUF
+//! weights that quantize activations and sum exactly as llama.cpp (ggml,
+//! x86) does (K-quants: see `reportlens_kernels::kquant`): `d = max/127`,
 //! `id = 127/max`, round half to even, Q8_1 `s = f16(d * sum)`, eight fused
 //! f32 lanes per block, summed pairwise. candle rounds these
 //! differently (its Q8_1 `s` is `f16(sum) * f16(d)`), which moves logits by
@@ -11,6 +12,7 @@ use std::ops::Range;
 
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{Device, Module, Result, Tensor};
+use reportlens_kernels::kquant::{self, quantize_q8k_into, KKind, Q8K, QK_K};
 use reportlens_kernels::q4_1_packed::{matmul_packed as q4_1_packed, pack_q4_1};
 use reportlens_kernels::q8_packed::{matmul_packed as q8_0_packed, pack_q8_0};
 use reportlens_kernels::{matmul_columns, quantize_activations_into, Kind, Q8};
@@ -25,11 +27,11 @@ pub enum Linear {
 }
 
 impl Linear {
-    /// Our kernels for Q4_0/Q4_1/Q8_0 on the CPU. Other quantized formats
-    /// (K-quants, Q5_0/Q5_1) are re-quantized to Q8_0 there: candle's CPU
-    /// kernels for them are scalar unless the whole build targets AVX2,
-    /// about 15x slower than ours; Q8_0 costs ~1.9x a 4-bit format's memory
-    /// and adds well under a tenth of its rounding error. Dense formats and
+    /// Our kernels for Q4_0/Q4_1/Q5_0/Q8_0 and Q4_K/Q5_K/Q6_K on the CPU,
+    /// from the file's own blocks. Other quantized formats (Q5_1, Q2_K,
+    /// Q3_K, ...) are re-quantized to Q8_0 there: candle's CPU kernels for
+    /// them are scalar unless the whole build targets AVX2, about 15x
+    /// slower than ours. Dense formats and
     /// other devices use candle's `QMatMul`; F16 and BF16 matrices are held
     /// as F16 everywhere (candle's default widens them to f32: twice the
     /// memory).
@@ -39,16 +41,10 @@ impl Linear {
             return Ok(Linear::Candle(QMatMul::TensorF16(half)));
         }
         let on_cpu = matches!(t.device(), Device::Cpu);
-        let kind = match t.dtype() {
-            GgmlDType::Q4_0 => Some(Kind::Q4_0),
-            GgmlDType::Q4_1 => Some(Kind::Q4_1),
-            GgmlDType::Q8_0 => Some(Kind::Q8_0),
-            _ => None,
-        };
         let (n, k) = t.shape().dims2()?;
-        match (on_cpu, kind) {
-            (true, Some(kind)) => Ok(Linear::Ggml(GgmlMatrix::new(
-                kind,
+        match (on_cpu, native_format(t.dtype(), k)) {
+            (true, Some(format)) => Ok(Linear::Ggml(GgmlMatrix::new(
+                format,
                 n,
                 k,
                 t.data()?.into_owned(),
@@ -58,7 +54,7 @@ impl Linear {
                 drop(t);
                 let q8 = QTensor::quantize(&dense, GgmlDType::Q8_0)?;
                 Ok(Linear::Ggml(GgmlMatrix::new(
-                    Kind::Q8_0,
+                    Format::Block(Kind::Q8_0),
                     n,
                     k,
                     q8.data()?.into_owned(),
@@ -69,17 +65,28 @@ impl Linear {
     }
 }
 
+/// The kernels that run `dtype` matrices with rows of `k` values from
+/// their own blocks on the CPU, if any.
+fn native_format(dtype: GgmlDType, k: usize) -> Option<Format> {
+    let block = |kind| Some(Format::Block(kind));
+    let sup = |kind| k.is_multiple_of(QK_K).then_some(Format::Super(kind));
+    match dtype {
+        GgmlDType::Q4_0 => block(Kind::Q4_0),
+        GgmlDType::Q4_1 => block(Kind::Q4_1),
+        GgmlDType::Q5_0 => block(Kind::Q5_0),
+        GgmlDType::Q8_0 => block(Kind::Q8_0),
+        GgmlDType::Q4K => sup(KKind::Q4K),
+        GgmlDType::Q5K => sup(KKind::Q5K),
+        GgmlDType::Q6K => sup(KKind::Q6K),
+        _ => None,
+    }
+}
+
 /// Quantized formats run as Q8_0 on the CPU (see `Linear::from_qtensor`).
 pub fn requantized_on_cpu(dtype: GgmlDType) -> bool {
-    !matches!(
-        dtype,
-        GgmlDType::Q4_0
-            | GgmlDType::Q4_1
-            | GgmlDType::Q8_0
-            | GgmlDType::F32
-            | GgmlDType::F16
-            | GgmlDType::BF16
-    )
+    let dense = matches!(dtype, GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16);
+    // Every native format takes rows of whole 256-value super-blocks.
+    !dense && native_format(dtype, QK_K).is_none()
 }
 
 impl Module for Linear {
@@ -104,10 +111,9 @@ pub fn forward_each<const N: usize>(ws: [&Linear; N], x: &Tensor) -> Result<[Ten
         })
         .collect();
     let shared = ours.len() == N
-        && ours.iter().all(|g| {
-            g.k == ours[0].k
-                && g.kind.activations_carry_sum() == ours[0].kind.activations_carry_sum()
-        });
+        && ours
+            .iter()
+            .all(|g| g.k == ours[0].k && g.format.acts() == ours[0].format.acts());
     let outs = if shared {
         forward_ggml(&ours, x)?
     } else {
@@ -118,11 +124,44 @@ pub fn forward_each<const N: usize>(ws: [&Linear; N], x: &Tensor) -> Result<[Ten
     Ok(outs.try_into().expect("one output per weight"))
 }
 
+/// A weight format our kernels run: 32-value blocks or 256-value
+/// super-blocks (K-quants).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Block(Kind),
+    Super(KKind),
+}
+
+/// How a format's activations are quantized (matrices of one input that
+/// agree on it share the quantized rows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ActFormat {
+    Q8_0,
+    Q8_1,
+    Q8K,
+}
+
+impl Format {
+    fn acts(self) -> ActFormat {
+        match self {
+            Format::Block(k) if k.activations_carry_sum() => ActFormat::Q8_1,
+            Format::Block(_) => ActFormat::Q8_0,
+            Format::Super(_) => ActFormat::Q8K,
+        }
+    }
+}
+
+/// One input's rows quantized for a format's kernels.
+enum Activations {
+    Blocks(Vec<Q8>),
+    Supers(Vec<Q8K>),
+}
+
 /// Raw ggml blocks of an `(n, k)` matrix, row-major, or Q8_0 / Q4_1 re-laid
 /// for the VNNI kernels where the CPU has them.
 #[derive(Debug, Clone)]
 pub struct GgmlMatrix {
-    kind: Kind,
+    format: Format,
     n: usize,
     k: usize,
     data: Vec<u8>,
@@ -137,15 +176,15 @@ enum Layout {
 }
 
 impl GgmlMatrix {
-    fn new(kind: Kind, n: usize, k: usize, data: Vec<u8>) -> Self {
-        let packed = match kind {
-            Kind::Q8_0 => pack_q8_0(&data, n, k).map(|d| (d, Layout::PackedQ8_0)),
-            Kind::Q4_1 => pack_q4_1(&data, n, k).map(|d| (d, Layout::PackedQ4_1)),
-            Kind::Q4_0 => None,
+    fn new(format: Format, n: usize, k: usize, data: Vec<u8>) -> Self {
+        let packed = match format {
+            Format::Block(Kind::Q8_0) => pack_q8_0(&data, n, k).map(|d| (d, Layout::PackedQ8_0)),
+            Format::Block(Kind::Q4_1) => pack_q4_1(&data, n, k).map(|d| (d, Layout::PackedQ4_1)),
+            _ => None,
         };
         let (data, layout) = packed.unwrap_or((data, Layout::Ggml));
         Self {
-            kind,
+            format,
             n,
             k,
             data,
@@ -159,14 +198,25 @@ impl GgmlMatrix {
     ///
     /// # Safety
     /// As `reportlens_kernels::matmul_columns`.
-    unsafe fn columns(&self, acts: &[Q8], m: usize, cols: Range<usize>, out: *mut f32) {
+    unsafe fn columns(&self, acts: &Activations, m: usize, cols: Range<usize>, out: *mut f32) {
         let (data, n, k) = (&self.data, self.n, self.k);
-        // SAFETY: the caller's contract; each layout's kernel for its data.
+        // SAFETY: the caller's contract; each layout's kernel for its data,
+        // with the activations quantized for this format (`forward_ggml`).
         unsafe {
-            match self.layout {
-                Layout::PackedQ8_0 => q8_0_packed(data, n, k, acts, m, cols, out),
-                Layout::PackedQ4_1 => q4_1_packed(data, n, k, acts, m, cols, out),
-                Layout::Ggml => matmul_columns(self.kind, data, n, k, acts, m, cols, out),
+            match (self.format, acts, self.layout) {
+                (_, Activations::Blocks(a), Layout::PackedQ8_0) => {
+                    q8_0_packed(data, n, k, a, m, cols, out)
+                }
+                (_, Activations::Blocks(a), Layout::PackedQ4_1) => {
+                    q4_1_packed(data, n, k, a, m, cols, out)
+                }
+                (Format::Block(kind), Activations::Blocks(a), Layout::Ggml) => {
+                    matmul_columns(kind, data, n, k, a, m, cols, out)
+                }
+                (Format::Super(kind), Activations::Supers(a), Layout::Ggml) => {
+                    kquant::matmul_columns(kind, data, n, k, a, m, cols, out)
+                }
+                _ => unreachable!("activations quantized for another format"),
             }
         }
     }
@@ -179,7 +229,11 @@ const UNIT: usize = 8;
 fn forward_ggml(ms: &[&GgmlMatrix], x: &Tensor) -> Result<Vec<Tensor>> {
     let dims = x.dims().to_vec();
     let k = *dims.last().unwrap_or(&0);
-    if let Some(bad) = ms.iter().find(|m| m.k != k || !k.is_multiple_of(32)) {
+    let block = match ms[0].format {
+        Format::Block(_) => 32,
+        Format::Super(_) => QK_K,
+    };
+    if let Some(bad) = ms.iter().find(|m| m.k != k || !k.is_multiple_of(block)) {
         candle_core::bail!(
             "matmul: input {dims:?} against weight ({}, {})",
             bad.n,
@@ -191,12 +245,24 @@ fn forward_ggml(ms: &[&GgmlMatrix], x: &Tensor) -> Result<Vec<Tensor>> {
         .flatten_all()?
         .to_dtype(candle_core::DType::F32)?
         .to_vec1::<f32>()?;
-    let nb = k / 32;
-    let mut acts = vec![Q8::ZERO; m * nb];
-    let kind0 = ms[0].kind;
-    par_rows_mut(&mut acts, nb, |r, row| {
-        quantize_activations_into(&xs[r * k..(r + 1) * k], kind0, row)
-    });
+    let acts = match ms[0].format {
+        Format::Block(kind) => {
+            let nb = k / 32;
+            let mut acts = vec![Q8::ZERO; m * nb];
+            par_rows_mut(&mut acts, nb, |r, row| {
+                quantize_activations_into(&xs[r * k..(r + 1) * k], kind, row)
+            });
+            Activations::Blocks(acts)
+        }
+        Format::Super(_) => {
+            let nb = k / QK_K;
+            let mut acts = vec![Q8K::ZERO; m * nb];
+            par_rows_mut(&mut acts, nb, |r, row| {
+                quantize_q8k_into(&xs[r * k..(r + 1) * k], row)
+            });
+            Activations::Supers(acts)
+        }
+    };
     let mut outs: Vec<Vec<f32>> = ms.iter().map(|w| vec![0f32; m * w.n]).collect();
     let ptrs: Vec<usize> = outs.iter_mut().map(|o| o.as_mut_ptr() as usize).collect();
     // Units of every matrix in one list: matrix i has units
@@ -286,14 +352,32 @@ mod tests {
     }
 
     #[test]
-    fn k_quants_run_as_q8_0_close_to_their_own_values() {
-        for dtype in [GgmlDType::Q4K, GgmlDType::Q6K, GgmlDType::Q5_0] {
+    fn k_quants_and_q5_0_run_from_their_own_blocks() {
+        let native = [
+            (GgmlDType::Q4K, Format::Super(KKind::Q4K)),
+            (GgmlDType::Q5K, Format::Super(KKind::Q5K)),
+            (GgmlDType::Q6K, Format::Super(KKind::Q6K)),
+            (GgmlDType::Q5_0, Format::Block(Kind::Q5_0)),
+        ];
+        for (dtype, format) in native {
             let (ours, diff, scale) = against_dequantized(dtype, 16, 512, 3);
-            assert!(matches!(&ours, Linear::Ggml(g) if g.kind == Kind::Q8_0));
+            assert!(
+                matches!(&ours, Linear::Ggml(g) if g.format == format),
+                "{dtype:?}"
+            );
+            // Only the activation quantization (8 bits) separates the two.
             assert!(
                 diff < scale * 0.02,
                 "{dtype:?}: diff {diff} vs scale {scale}"
             );
+            assert!(!requantized_on_cpu(dtype));
+        }
+        // Formats without kernels of ours run as Q8_0.
+        for dtype in [GgmlDType::Q5_1, GgmlDType::Q3K] {
+            let (ours, diff, scale) = against_dequantized(dtype, 16, 512, 3);
+            assert!(matches!(&ours, Linear::Ggml(g) if g.format == Format::Block(Kind::Q8_0)));
+            assert!(diff < scale * 0.02, "{dtype:?}: diff {diff} vs {scale}");
+            assert!(requantized_on_cpu(dtype));
         }
         // Dense weights stay with candle.
         let wt = Tensor::zeros((4, 256), candle_core::DType::F32, &Device::Cpu).unwrap();
@@ -302,5 +386,41 @@ mod tests {
             Linear::from_qtensor(f).unwrap(),
             Linear::Candle(_)
         ));
+    }
+
+    /// Q, K and V of one input share its quantized rows only where their
+    /// formats take the same activations; the results are separate
+    /// forwards' either way.
+    #[test]
+    fn mixed_formats_of_one_input_give_separate_forwards_bits() {
+        let dev = Device::Cpu;
+        let (k, m) = (512, 5);
+        let x: Vec<f32> = (0..m * k)
+            .map(|i| (i * 31 % 71) as f32 / 35.0 - 1.0)
+            .collect();
+        let xt = Tensor::from_vec(x, (1, m, k), &dev).unwrap();
+        let mk = |dtype, n: usize, seed: usize| {
+            let w: Vec<f32> = (0..n * k)
+                .map(|i| (((i + seed) * 37 % 101) as f32 / 50.0 - 1.0) * 0.3)
+                .collect();
+            let wt = Tensor::from_vec(w, (n, k), &dev).unwrap();
+            Linear::from_qtensor(QTensor::quantize(&wt, dtype).unwrap()).unwrap()
+        };
+        for types in [
+            [GgmlDType::Q4K, GgmlDType::Q4K, GgmlDType::Q6K],
+            [GgmlDType::Q4K, GgmlDType::Q5_0, GgmlDType::Q8_0],
+        ] {
+            let ws: Vec<Linear> = types
+                .iter()
+                .enumerate()
+                .map(|(i, &t)| mk(t, 12, i))
+                .collect();
+            let each = forward_each([&ws[0], &ws[1], &ws[2]], &xt).unwrap();
+            for (w, got) in ws.iter().zip(&each) {
+                let want = w.forward(&xt).unwrap();
+                let d = max_abs(&(got - &want).unwrap());
+                assert_eq!(d, 0.0, "{types:?}");
+            }
+        }
     }
 }

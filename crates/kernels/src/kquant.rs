@@ -381,6 +381,23 @@ unsafe fn reduce8(v: &[std::arch::x86_64::__m256i; 8]) -> std::arch::x86_64::__m
     )
 }
 
+/// The 12 packed scale bytes as ggml's kernels unpack them: the eight
+/// scales in bytes 0..8, the eight mins in bytes 8..16.
+#[inline(always)]
+fn unpack_scales(s: &[u8]) -> [u32; 4] {
+    const KMASK1: u32 = 0x3f3f_3f3f;
+    const KMASK2: u32 = 0x0f0f_0f0f;
+    const KMASK3: u32 = 0x0303_0303;
+    let u = |i: usize| u32::from_le_bytes([s[4 * i], s[4 * i + 1], s[4 * i + 2], s[4 * i + 3]]);
+    let (u0, u1, u2) = (u(0), u(1), u(2));
+    [
+        u0 & KMASK1,
+        (u2 & KMASK2) | (((u0 >> 6) & KMASK3) << 4),
+        u1 & KMASK1,
+        ((u2 >> 4) & KMASK2) | (((u1 >> 6) & KMASK3) << 4),
+    ]
+}
+
 /// Q4_K: `C` weight rows against `R` activation rows (`R * C = 8`, one
 /// vector lane per pair), as llama.cpp's repacked kernel sums them.
 #[cfg(target_arch = "x86_64")]
@@ -397,29 +414,32 @@ unsafe fn micro_q4k<const R: usize, const C: usize>(
     let mut acc = _mm256_setzero_ps();
     let mut accm = _mm256_setzero_ps();
     for b in 0..nb {
-        let mut sc = [[0u8; 8]; C];
-        let mut mn = [[0u8; 8]; C];
+        let mut sc = [[0u32; 4]; C];
         let mut dd = [0f32; 8];
         let mut ddm = [0f32; 8];
+        let mut pm = [_mm_setzero_si128(); 8];
         for c in 0..C {
             let blk = w[c].get_unchecked(b * 144..(b + 1) * 144);
-            (sc[c], mn[c]) = scales_mins(&blk[4..16]);
+            sc[c] = unpack_scales(&blk[4..16]);
+            let mins = _mm_cvtepu8_epi16(_mm_loadl_epi64(sc[c].as_ptr().add(2) as *const __m128i));
             let (d, dmin) = (half(&blk[0..2]), half(&blk[2..4]));
             for r in 0..R {
-                let yd = a[r].get_unchecked(b).d;
-                dd[c * R + r] = d * yd;
-                ddm[c * R + r] = dmin * yd;
+                let y = a[r].get_unchecked(b);
+                dd[c * R + r] = d * y.d;
+                ddm[c * R + r] = dmin * y.d;
+                // min * (sum of a sub-block's activations), four lanes.
+                pm[c * R + r] = _mm_madd_epi16(mins, _mm_loadu_si128(y.q8s.as_ptr() as *const __m128i));
             }
         }
         let mut isum = [_mm256_setzero_si256(); 8];
         for j in 0..4 {
             for c in 0..C {
-                let q =
-                    _mm256_loadu_si256(w[c].as_ptr().add(b * 144 + 16 + 32 * j) as *const __m256i);
+                let sb = sc[c].as_ptr() as *const u8;
+                let q = _mm256_loadu_si256(w[c].as_ptr().add(b * 144 + 16 + 32 * j) as *const __m256i);
                 let lo = _mm256_and_si256(q, m4);
                 let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(q), m4);
-                let s_lo = _mm256_set1_epi16(sc[c][2 * j] as i16);
-                let s_hi = _mm256_set1_epi16(sc[c][2 * j + 1] as i16);
+                let s_lo = _mm256_set1_epi16(*sb.add(2 * j) as i16);
+                let s_hi = _mm256_set1_epi16(*sb.add(2 * j + 1) as i16);
                 for r in 0..R {
                     let y = a[r].get_unchecked(b).qs.as_ptr().add(64 * j);
                     let alo = _mm256_loadu_si256(y as *const __m256i);
@@ -432,21 +452,26 @@ unsafe fn micro_q4k<const R: usize, const C: usize>(
                 }
             }
         }
-        let mut imin = [0i32; 8];
-        for c in 0..C {
-            for r in 0..R {
-                let q8s = &a[r].get_unchecked(b).q8s;
-                imin[c * R + r] = (0..8).map(|s| mn[c][s] as i32 * q8s[s] as i32).sum();
-            }
-        }
         let tot = _mm256_cvtepi32_ps(reduce8(&isum));
         acc = _mm256_fmadd_ps(tot, _mm256_loadu_ps(dd.as_ptr()), acc);
-        let mins = _mm256_cvtepi32_ps(_mm256_loadu_si256(imin.as_ptr() as *const __m256i));
+        let mins = _mm256_cvtepi32_ps(reduce8x4(&pm));
         accm = _mm256_fmadd_ps(mins, _mm256_loadu_ps(ddm.as_ptr()), accm);
     }
     let mut l = [0f32; 8];
     _mm256_storeu_ps(l.as_mut_ptr(), _mm256_sub_ps(acc, accm));
     std::array::from_fn(|r| std::array::from_fn(|c| l[c * R + r]))
+}
+
+/// Eight four-lane int32 vectors reduced to one eight-lane vector: lane `i`
+/// is the sum of vector `i` (exact).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn reduce8x4(v: &[std::arch::x86_64::__m128i; 8]) -> std::arch::x86_64::__m256i {
+    use std::arch::x86_64::*;
+    let q0 = _mm_hadd_epi32(_mm_hadd_epi32(v[0], v[1]), _mm_hadd_epi32(v[2], v[3]));
+    let q1 = _mm_hadd_epi32(_mm_hadd_epi32(v[4], v[5]), _mm_hadd_epi32(v[6], v[7]));
+    _mm256_set_m128i(q1, q0)
 }
 
 /// Q5_K (`Q5`) or Q6_K: eight int32 lanes per super-block and pair, each

@@ -12,7 +12,7 @@ pub struct Args {
     /// A model directory (config.json + weights + tokenizer.model), or a GGUF to re-quantize.
     #[arg(long)]
     model: PathBuf,
-    /// Weight type: q8_0, q4k (Q4_K, Q6_K output) or f16.
+    /// Weight type: q8_0, q4k (Q4_K, Q6_K output), q4_k_m (llama.cpp's Q4_K_M mix) or f16.
     #[arg(long)]
     quant: Quant,
     /// The GGUF file to write.
