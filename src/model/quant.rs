@@ -12,7 +12,7 @@ use std::ops::Range;
 
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{Device, Module, Result, Tensor};
-use reportlens_kernels::kquant::{self, quantize_q8k_into, KKind, Q8K, QK_K};
+use reportlens_kernels::kquant::{self, quantize_q8k_row, KKind, Q8K, QK_K};
 use reportlens_kernels::q4_1_packed::{matmul_packed as q4_1_packed, pack_q4_1};
 use reportlens_kernels::q8_packed::{matmul_packed as q8_0_packed, pack_q8_0};
 use reportlens_kernels::{matmul_columns, quantize_activations_into, Kind, Q8};
@@ -139,6 +139,8 @@ enum ActFormat {
     Q8_0,
     Q8_1,
     Q8K,
+    /// Q8_K with the gemm's sign rule on llama.cpp's gemm rows (Q4_K).
+    Q8KTiled,
 }
 
 impl Format {
@@ -146,6 +148,7 @@ impl Format {
         match self {
             Format::Block(k) if k.activations_carry_sum() => ActFormat::Q8_1,
             Format::Block(_) => ActFormat::Q8_0,
+            Format::Super(KKind::Q4K) => ActFormat::Q8KTiled,
             Format::Super(_) => ActFormat::Q8K,
         }
     }
@@ -254,11 +257,11 @@ fn forward_ggml(ms: &[&GgmlMatrix], x: &Tensor) -> Result<Vec<Tensor>> {
             });
             Activations::Blocks(acts)
         }
-        Format::Super(_) => {
+        Format::Super(kind) => {
             let nb = k / QK_K;
             let mut acts = vec![Q8K::ZERO; m * nb];
             par_rows_mut(&mut acts, nb, |r, row| {
-                quantize_q8k_into(&xs[r * k..(r + 1) * k], row)
+                quantize_q8k_row(kind, r, m, &xs[r * k..(r + 1) * k], row)
             });
             Activations::Supers(acts)
         }

@@ -4,14 +4,25 @@
 //! own blocks (no Q8_0 copy at 1.9x the memory) with llama.cpp's numerics:
 //! - activations: `quantize_row_q8_K_ref` (`d = max / -127` of the signed
 //!   largest value, round half to even, sums of 16 kept as `bsums`);
-//! - Q4_K: the AVX2 repacked kernel (`ggml_gemv/gemm_q4_K_8x8_q8_K`, which
-//!   llama.cpp uses whenever the matrix has a multiple of 8 rows): per
-//!   super-block one exact integer `sum(scale * q * a)` and one
-//!   `sum(min * bsum)`, each added with one fused multiply-add, the two
-//!   totals subtracted at the end;
-//! - Q5_K and Q6_K: the AVX2 `ggml_vec_dot_q5_K_q8_K` / `_q6_K_q8_K`: eight
-//!   int32 lanes per super-block, each lane fused into its own f32 lane,
-//!   the lanes summed pairwise at the end (`hsum_float_8`).
+//! - Q4_K: the repacked kernels (`ggml_gemm/gemv_q4_K_8x8_q8_K`, which
+//!   llama.cpp uses whenever the matrix has a multiple of 8 rows). A
+//!   batch's first `m - m % 4` rows go through the gemm: per pair of
+//!   32-value sub-blocks one exact integer `sum(scale * q * a)` and one
+//!   `sum(min * bsum)`, each added with one fused multiply-add, and the
+//!   activations quantized by `ggml_quantize_mat_q8_K_4x8` (a tie between
+//!   `+max` and `-max` takes the positive one's sign). The last `m % 4`
+//!   rows (every decode step) go through the gemv: the same per
+//!   super-block. The two totals are subtracted at the end;
+//! - Q5_K and Q6_K, batches under 8 rows: the AVX2 `ggml_vec_dot_q5_K_q8_K`
+//!   / `_q6_K_q8_K`: eight int32 lanes per super-block, each lane fused
+//!   into its own f32 lane, the lanes summed pairwise at the end
+//!   (`hsum_float_8`);
+//! - Q5_K and Q6_K, batches of 8 rows or more: llama.cpp's tiled K-quant
+//!   matmul (`ggml-cpu/tiled`): per super-block one exact integer, scaled
+//!   by the weight's `d` (less `dmin * sum(min * bsum)`, fused), then
+//!   fused into the sum with the activation's `d` (written as a multiply
+//!   and an add in its AVX-512 kernel, which GCC contracts: measured
+//!   against the library itself).
 //!
 //! Integer sums are exact in any order, so the vector paths here only need
 //! the same lane assignment and the same float operations to give the same
@@ -93,10 +104,76 @@ pub fn quantize_q8k(x: &[f32]) -> Q8K {
     out
 }
 
-/// `quantize_q8k` over `x` (a whole number of super-blocks) into `out`.
-pub fn quantize_q8k_into(x: &[f32], out: &mut [Q8K]) {
+/// `ggml_quantize_mat_q8_K_4x8` for one super-block: as `quantize_q8k`,
+/// except that the scale's sign is negative whenever `+max` occurs.
+pub fn quantize_q8k_tiled(x: &[f32]) -> Q8K {
+    let amax = x.iter().fold(0f32, |m, v| m.max(v.abs()));
+    match x.iter().position(|&v| v == amax) {
+        // The first largest magnitude decides in `quantize_q8k`: put the
+        // positive one first in a copy.
+        Some(i) if amax != 0.0 && x[..i].iter().any(|&v| v == -amax) => {
+            let mut y = [0f32; QK_K];
+            y.copy_from_slice(x);
+            let mut q = quantize_q8k(&y.map(|v| -v));
+            // The scale is the one wanted (-127 / +max); the quants of the
+            // negated inputs are negated.
+            for v in q.qs.iter_mut() {
+                *v = -*v;
+            }
+            for v in q.bsums.iter_mut() {
+                *v = -*v;
+            }
+            for v in q.q8s.iter_mut() {
+                *v = -*v;
+            }
+            q
+        }
+        _ => quantize_q8k(x),
+    }
+}
+
+/// Row `row` of an `m`-row batch, `x` (a whole number of super-blocks),
+/// quantized for `kind` into `out` as llama.cpp quantizes that row.
+pub fn quantize_q8k_row(kind: KKind, row: usize, m: usize, x: &[f32], out: &mut [Q8K]) {
+    let tiled = sums_for(kind, row, m) == Sums::Gemm;
     for (b, o) in x.chunks_exact(QK_K).zip(out) {
-        *o = quantize_q8k(b);
+        *o = if tiled {
+            quantize_q8k_tiled(b)
+        } else {
+            quantize_q8k(b)
+        };
+    }
+}
+
+/// The rows of an `m`-row batch that llama.cpp's repacked Q4_K kernel
+/// runs through its gemm (the rest through its gemv).
+pub fn gemm_rows(m: usize) -> usize {
+    m - m % 4
+}
+
+/// Batches from this many rows take llama.cpp's tiled matmul (Q5_K, Q6_K).
+pub const TILED_MIN_ROWS: usize = 8;
+
+/// Which of llama.cpp's kernels a dot product reproduces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sums {
+    /// The one-row kernel: Q4_K's repacked gemv, Q5_K/Q6_K's `vec_dot`.
+    Row,
+    /// Q4_K's repacked gemm (a fused multiply-add per sub-block pair).
+    Gemm,
+    /// The tiled matmul (Q5_K/Q6_K).
+    Tiled,
+}
+
+/// How llama.cpp sums row `row` of an `m`-row batch against `kind`
+/// weights. (A Q4_K matrix whose row count is not a multiple of 8 is not
+/// repacked by llama.cpp; it is summed here as if it were.)
+pub fn sums_for(kind: KKind, row: usize, m: usize) -> Sums {
+    match kind {
+        KKind::Q4K if row < gemm_rows(m) => Sums::Gemm,
+        KKind::Q4K => Sums::Row,
+        _ if m >= TILED_MIN_ROWS => Sums::Tiled,
+        _ => Sums::Row,
     }
 }
 
@@ -159,6 +236,32 @@ fn values(kind: KKind, blk: &[u8]) -> [u8; QK_K] {
     v
 }
 
+/// A super-block's exact integers: `sum(scale * q * a)` (Q6_K's offset of
+/// 32 taken off) and `sum(min * bsum)` (zero for Q6_K).
+fn block_sums(kind: KKind, blk: &[u8], y: &Q8K) -> (i32, i32) {
+    let v = values(kind, blk);
+    let dot = |from: usize, len: usize| -> i32 {
+        (from..from + len)
+            .map(|e| v[e] as i32 * y.qs[e] as i32)
+            .sum()
+    };
+    match kind {
+        KKind::Q6K => {
+            let sc = |i: usize| blk[192 + i] as i8 as i32;
+            let s1 = (0..16)
+                .map(|s| sc(s) * (dot(16 * s, 16) - 32 * y.bsums[s] as i32))
+                .sum();
+            (s1, 0)
+        }
+        _ => {
+            let (sc, mn) = scales_mins(&blk[4..16]);
+            let s1 = (0..8).map(|s| sc[s] as i32 * dot(32 * s, 32)).sum();
+            let s2 = (0..8).map(|s| mn[s] as i32 * y.q8s[s] as i32).sum();
+            (s1, s2)
+        }
+    }
+}
+
 /// The dot product of four consecutive quants with their activations.
 fn dot4(v: &[u8], a: &[i8]) -> i32 {
     (0..4).map(|i| v[i] as i32 * a[i] as i32).sum()
@@ -167,25 +270,44 @@ fn dot4(v: &[u8], a: &[i8]) -> i32 {
 /// One weight row against one activation row, in plain Rust, with the
 /// x86 kernels' lanes and float operations (see the module comment): the
 /// reference every vector path must equal bit for bit, and the path on
-/// CPUs without AVX2.
-pub fn dot_generic(kind: KKind, w: &[u8], a: &[Q8K]) -> f32 {
+/// CPUs without AVX2, summed as llama.cpp's kernel `sums` does.
+pub fn dot_generic(kind: KKind, w: &[u8], a: &[Q8K], sums: Sums) -> f32 {
     let bb = kind.block_bytes();
+    if sums == Sums::Tiled {
+        let mut buf = 0f32;
+        for (blk, y) in w.chunks_exact(bb).zip(a) {
+            let (s1, s2) = block_sums(kind, blk, y);
+            let r = match kind {
+                KKind::Q6K => s1 as f32 * half(&blk[208..210]),
+                _ => (-half(&blk[2..4])).mul_add(s2 as f32, s1 as f32 * half(&blk[0..2])),
+            };
+            buf = r.mul_add(y.d, buf);
+        }
+        return buf;
+    }
+    let tiled = sums == Sums::Gemm;
     match kind {
         KKind::Q4K => {
             let (mut acc, mut accm) = (0f32, 0f32);
             for (blk, y) in w.chunks_exact(bb).zip(a) {
                 let (sc, mn) = scales_mins(&blk[4..16]);
                 let v = values(kind, blk);
-                let mut isum = 0i32;
-                for s in 0..8 {
+                let (dd, ddm) = (half(&blk[0..2]) * y.d, half(&blk[2..4]) * y.d);
+                let sub = |s: usize| {
                     let t: i32 = (0..8)
                         .map(|l| dot4(&v[32 * s + 4 * l..], &y.qs[32 * s + 4 * l..]))
                         .sum();
-                    isum += sc[s] as i32 * t;
+                    (sc[s] as i32 * t, mn[s] as i32 * y.q8s[s] as i32)
+                };
+                // Sub-blocks summed in pairs (gemm) or all eight (gemv).
+                let group = if tiled { 2 } else { 8 };
+                for g in (0..8).step_by(group) {
+                    let (isum, imin) = (g..g + group)
+                        .map(sub)
+                        .fold((0, 0), |(a, b), (x, y)| (a + x, b + y));
+                    acc = (isum as f32).mul_add(dd, acc);
+                    accm = (imin as f32).mul_add(ddm, accm);
                 }
-                let imin: i32 = (0..8).map(|s| mn[s] as i32 * y.q8s[s] as i32).sum();
-                acc = (isum as f32).mul_add(half(&blk[0..2]) * y.d, acc);
-                accm = (imin as f32).mul_add(half(&blk[2..4]) * y.d, accm);
             }
             acc - accm
         }
@@ -278,8 +400,9 @@ unsafe fn matmul_columns_on(
         let w = &data[col * row_bytes..(col + 1) * row_bytes];
         for row in 0..m {
             let a = &acts[row * nb..(row + 1) * nb];
+            let sums = sums_for(kind, row, m);
             // SAFETY: in bounds (row < m, col < n) and ours alone.
-            unsafe { *out.add(row * n + col) = dot_generic(kind, w, a) };
+            unsafe { *out.add(row * n + col) = dot_generic(kind, w, a, sums) };
         }
     }
 }
@@ -291,7 +414,8 @@ const ROW_TILE: usize = 32;
 /// Tiles of activation rows; inside a tile, `C` weight columns against `R`
 /// activation rows at once (each weight super-block unpacked once for
 /// `R * C` dots), `R = 4` while four rows remain, then one row against
-/// eight columns (decode).
+/// eight columns (decode). Tiles start at multiples of four, so the
+/// four-row groups are exactly llama.cpp's gemm rows (`gemm_rows`).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
 #[allow(clippy::too_many_arguments)]
@@ -324,10 +448,12 @@ unsafe fn tiles_avx2(
                         unsafe { *out.add((row + r) * n + col + c) = v };
                     }
                 };
+                // Every row of a group shares its kernel (`sums_for`).
+                let sums = sums_for(kind, row, m);
                 if rows == 4 {
                     let w: [&[u8]; 2] = std::array::from_fn(|c| col_of(col + c.min(take - 1)));
                     let a: [&[Q8K]; 4] = std::array::from_fn(|r| row_of(row + r));
-                    let s = micro_any::<4, 2>(kind, w, a, nb);
+                    let s = micro_any::<4, 2>(kind, sums, w, a, nb);
                     for (r, rs) in s.iter().enumerate() {
                         for (c, &v) in rs.iter().enumerate() {
                             put(r, c, v);
@@ -335,7 +461,7 @@ unsafe fn tiles_avx2(
                     }
                 } else {
                     let w: [&[u8]; 8] = std::array::from_fn(|c| col_of(col + c.min(take - 1)));
-                    let [s] = micro_any::<1, 8>(kind, w, [row_of(row)], nb);
+                    let [s] = micro_any::<1, 8>(kind, sums, w, [row_of(row)], nb);
                     for (c, &v) in s.iter().enumerate() {
                         put(0, c, v);
                     }
@@ -351,15 +477,30 @@ unsafe fn tiles_avx2(
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn micro_any<const R: usize, const C: usize>(
     kind: KKind,
+    sums: Sums,
     w: [&[u8]; C],
     a: [&[Q8K]; R],
     nb: usize,
 ) -> [[f32; C]; R] {
-    match kind {
-        KKind::Q4K => micro_q4k::<R, C>(w, a, nb),
-        KKind::Q5K => micro_lanes::<true, R, C>(w, a, nb),
-        KKind::Q6K => micro_lanes::<false, R, C>(w, a, nb),
+    match (kind, sums) {
+        (KKind::Q4K, Sums::Gemm) => micro_q4k::<true, R, C>(w, a, nb),
+        (KKind::Q4K, _) => micro_q4k::<false, R, C>(w, a, nb),
+        (KKind::Q5K, Sums::Tiled) => micro_lanes::<true, true, R, C>(w, a, nb),
+        (KKind::Q5K, _) => micro_lanes::<true, false, R, C>(w, a, nb),
+        (KKind::Q6K, Sums::Tiled) => micro_lanes::<false, true, R, C>(w, a, nb),
+        (KKind::Q6K, _) => micro_lanes::<false, false, R, C>(w, a, nb),
     }
+}
+
+/// The sum of an int32 vector's lanes (exact).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn hsum_i32(v: std::arch::x86_64::__m256i) -> i32 {
+    use std::arch::x86_64::*;
+    let s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
+    let s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+    _mm_cvtsi128_si32(_mm_add_epi32(s, _mm_shuffle_epi32::<1>(s)))
 }
 
 /// Eight int32 vectors reduced to one: lane `i` is the sum of vector `i`'s
@@ -399,11 +540,12 @@ fn unpack_scales(s: &[u8]) -> [u32; 4] {
 }
 
 /// Q4_K: `C` weight rows against `R` activation rows (`R * C = 8`, one
-/// vector lane per pair), as llama.cpp's repacked kernel sums them.
+/// vector lane per pair), as llama.cpp's repacked gemm (`TILED`: a fused
+/// multiply-add per pair of sub-blocks) or gemv (per super-block) sums them.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
 #[allow(clippy::needless_range_loop)] // block b of every row: indices read clearer
-unsafe fn micro_q4k<const R: usize, const C: usize>(
+unsafe fn micro_q4k<const TILED: bool, const R: usize, const C: usize>(
     w: [&[u8]; C],
     a: [&[Q8K]; R],
     nb: usize,
@@ -428,14 +570,20 @@ unsafe fn micro_q4k<const R: usize, const C: usize>(
                 dd[c * R + r] = d * y.d;
                 ddm[c * R + r] = dmin * y.d;
                 // min * (sum of a sub-block's activations), four lanes.
-                pm[c * R + r] = _mm_madd_epi16(mins, _mm_loadu_si128(y.q8s.as_ptr() as *const __m128i));
+                pm[c * R + r] =
+                    _mm_madd_epi16(mins, _mm_loadu_si128(y.q8s.as_ptr() as *const __m128i));
             }
         }
+        let dd = _mm256_loadu_ps(dd.as_ptr());
+        let ddm = _mm256_loadu_ps(ddm.as_ptr());
+        // Lane j of pm[p] is pair p's mins term of sub-blocks 2j and 2j+1.
+        let per_pair = transpose8x4(&pm);
         let mut isum = [_mm256_setzero_si256(); 8];
         for j in 0..4 {
             for c in 0..C {
                 let sb = sc[c].as_ptr() as *const u8;
-                let q = _mm256_loadu_si256(w[c].as_ptr().add(b * 144 + 16 + 32 * j) as *const __m256i);
+                let q =
+                    _mm256_loadu_si256(w[c].as_ptr().add(b * 144 + 16 + 32 * j) as *const __m256i);
                 let lo = _mm256_and_si256(q, m4);
                 let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(q), m4);
                 let s_lo = _mm256_set1_epi16(*sb.add(2 * j) as i16);
@@ -451,15 +599,42 @@ unsafe fn micro_q4k<const R: usize, const C: usize>(
                     isum[c * R + r] = _mm256_add_epi32(isum[c * R + r], p);
                 }
             }
+            if TILED {
+                acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(reduce8(&isum)), dd, acc);
+                accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(per_pair[j]), ddm, accm);
+                isum = [_mm256_setzero_si256(); 8];
+            }
         }
-        let tot = _mm256_cvtepi32_ps(reduce8(&isum));
-        acc = _mm256_fmadd_ps(tot, _mm256_loadu_ps(dd.as_ptr()), acc);
-        let mins = _mm256_cvtepi32_ps(reduce8x4(&pm));
-        accm = _mm256_fmadd_ps(mins, _mm256_loadu_ps(ddm.as_ptr()), accm);
+        if !TILED {
+            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(reduce8(&isum)), dd, acc);
+            accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(reduce8x4(&pm)), ddm, accm);
+        }
     }
     let mut l = [0f32; 8];
     _mm256_storeu_ps(l.as_mut_ptr(), _mm256_sub_ps(acc, accm));
     std::array::from_fn(|r| std::array::from_fn(|c| l[c * R + r]))
+}
+
+/// Eight four-lane int32 vectors as four eight-lane ones: lane `i` of
+/// output `j` is lane `j` of input `i`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn transpose8x4(v: &[std::arch::x86_64::__m128i; 8]) -> [std::arch::x86_64::__m256i; 4] {
+    use std::arch::x86_64::*;
+    // Rows 0-3 in the low halves, 4-7 in the high halves.
+    let r: [__m256i; 4] = std::array::from_fn(|i| _mm256_set_m128i(v[i + 4], v[i]));
+    let t0 = _mm256_unpacklo_epi32(r[0], r[1]); // a0 b0 a1 b1
+    let t1 = _mm256_unpackhi_epi32(r[0], r[1]); // a2 b2 a3 b3
+    let t2 = _mm256_unpacklo_epi32(r[2], r[3]); // c0 d0 c1 d1
+    let t3 = _mm256_unpackhi_epi32(r[2], r[3]); // c2 d2 c3 d3
+                                                // Each output: lane j of rows 0-3 (low half), of rows 4-7 (high half).
+    [
+        _mm256_unpacklo_epi64(t0, t2),
+        _mm256_unpackhi_epi64(t0, t2),
+        _mm256_unpacklo_epi64(t1, t3),
+        _mm256_unpackhi_epi64(t1, t3),
+    ]
 }
 
 /// Eight four-lane int32 vectors reduced to one eight-lane vector: lane `i`
@@ -475,11 +650,12 @@ unsafe fn reduce8x4(v: &[std::arch::x86_64::__m128i; 8]) -> std::arch::x86_64::_
 }
 
 /// Q5_K (`Q5`) or Q6_K: eight int32 lanes per super-block and pair, each
-/// fused into its own f32 lane as ggml's AVX2 `vec_dot` does.
+/// fused into its own f32 lane as ggml's AVX2 `vec_dot` does, or summed
+/// per super-block as its tiled matmul does (`TILED`).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
 #[allow(clippy::needless_range_loop)] // block b of every row: indices read clearer
-unsafe fn micro_lanes<const Q5: bool, const R: usize, const C: usize>(
+unsafe fn micro_lanes<const Q5: bool, const TILED: bool, const R: usize, const C: usize>(
     w: [&[u8]; C],
     a: [&[Q8K]; R],
     nb: usize,
@@ -489,8 +665,10 @@ unsafe fn micro_lanes<const Q5: bool, const R: usize, const C: usize>(
     let m4 = _mm256_set1_epi8(0x0f);
     let mut acc = [[_mm256_setzero_ps(); R]; C];
     let mut summs = [[0f32; R]; C];
+    let mut buf = [[0f32; C]; R];
     for b in 0..nb {
         let mut lanes = [[_mm256_setzero_si256(); R]; C];
+        let mut imins = [[0i32; R]; C];
         for c in 0..C {
             let blk = w[c].get_unchecked(b * bb..(b + 1) * bb);
             let p = blk.as_ptr();
@@ -530,7 +708,10 @@ unsafe fn micro_lanes<const Q5: bool, const R: usize, const C: usize>(
                 for r in 0..R {
                     let y = a[r].get_unchecked(b);
                     let imin: i32 = (0..8).map(|s| mn[s] as i32 * y.q8s[s] as i32).sum();
-                    summs[c][r] = (-y.d * dmin).mul_add(imin as f32, summs[c][r]);
+                    if !TILED {
+                        summs[c][r] = (-y.d * dmin).mul_add(imin as f32, summs[c][r]);
+                    }
+                    imins[c][r] = imin;
                 }
             } else {
                 let scales = _mm_loadu_si128(p.add(192) as *const __m128i);
@@ -583,10 +764,24 @@ unsafe fn micro_lanes<const Q5: bool, const R: usize, const C: usize>(
             }
             let d = half(if Q5 { &blk[0..2] } else { &blk[208..210] });
             for r in 0..R {
-                let dd = _mm256_set1_ps(a[r].get_unchecked(b).d * d);
-                acc[c][r] = _mm256_fmadd_ps(dd, _mm256_cvtepi32_ps(lanes[c][r]), acc[c][r]);
+                let yd = a[r].get_unchecked(b).d;
+                if !TILED {
+                    let dd = _mm256_set1_ps(yd * d);
+                    acc[c][r] = _mm256_fmadd_ps(dd, _mm256_cvtepi32_ps(lanes[c][r]), acc[c][r]);
+                    continue;
+                }
+                let s1 = hsum_i32(lanes[c][r]) as f32;
+                let v = if Q5 {
+                    (-half(&blk[2..4])).mul_add(imins[c][r] as f32, s1 * d)
+                } else {
+                    s1 * d
+                };
+                buf[r][c] = v.mul_add(yd, buf[r][c]);
             }
         }
+    }
+    if TILED {
+        return buf;
     }
     crate::quant::lane_sums(&acc, &summs)
 }
@@ -665,6 +860,18 @@ mod tests {
             q.qs[..16].iter().map(|&v| v as i16).sum::<i16>()
         );
         assert_eq!(q.q8s[0], q.bsums[0] + q.bsums[1]);
+        // A tie between +max and -max: the reference takes the first, the
+        // gemm's quantizer the positive one.
+        let mut t = x;
+        t[7] = -2.0;
+        t[9] = 2.0;
+        assert!(quantize_q8k(&t).d > 0.0);
+        let tiled = quantize_q8k_tiled(&t);
+        assert_eq!(tiled.d, -quantize_q8k(&t).d);
+        assert_eq!((tiled.qs[7], tiled.qs[9], tiled.qs[0]), (127, -127, -16));
+        assert_eq!(tiled.bsums[0], -quantize_q8k(&t).bsums[0]);
+        let plain = quantize_q8k_tiled(&x.map(|v| v.abs()));
+        assert_eq!(plain.qs, quantize_q8k(&x.map(|v| v.abs())).qs);
         let z = quantize_q8k(&[0.0; QK_K]);
         assert_eq!((z.d, z.qs[0], z.bsums[0]), (0.0, 0, 0));
     }
@@ -685,11 +892,46 @@ mod tests {
                     exact += *wi as f64 * (q as f32 * y.d) as f64;
                 }
             }
-            let got = dot_generic(kind, &w, &a) as f64;
+            let got = dot_generic(kind, &w, &a, Sums::Row) as f64;
+            for sums in [Sums::Gemm, Sums::Tiled] {
+                let other = dot_generic(kind, &w, &a, sums) as f64;
+                assert!(
+                    (other - exact).abs() <= 1e-4 * exact.abs().max(1.0),
+                    "{kind:?} {sums:?}"
+                );
+            }
             assert!(
                 (got - exact).abs() <= 1e-4 * exact.abs().max(1.0),
                 "{kind:?}: {got} vs {exact}"
             );
+        }
+    }
+
+    #[test]
+    fn four_row_tiles_give_the_mirrors_bits_in_both_sums() {
+        if !has_avx2() {
+            eprintln!("no AVX2 on this CPU: only the plain path runs here");
+            return;
+        }
+        let k = 768;
+        let x = activation_rows(4, k);
+        let a: Vec<Q8K> = x.chunks_exact(QK_K).map(quantize_q8k).collect();
+        let nb = k / QK_K;
+        for kind in [KKind::Q5K, KKind::Q6K] {
+            let w = weights(kind, 2 * nb, 8);
+            let rb = nb * kind.block_bytes();
+            let cols: [&[u8]; 2] = [&w[..rb], &w[rb..]];
+            let rows: [&[Q8K]; 4] = std::array::from_fn(|r| &a[r * nb..(r + 1) * nb]);
+            for sums in [Sums::Tiled, Sums::Row] {
+                // SAFETY: AVX2 checked; two columns, four rows of nb blocks.
+                let got = unsafe { micro_any::<4, 2>(kind, sums, cols, rows, nb) };
+                for (r, row) in got.iter().enumerate() {
+                    for (c, &v) in row.iter().enumerate() {
+                        let want = dot_generic(kind, cols[c], rows[r], sums);
+                        assert_eq!(v.to_bits(), want.to_bits(), "{kind:?} {sums:?} ({r}, {c})");
+                    }
+                }
+            }
         }
     }
 
@@ -733,6 +975,7 @@ mod tests {
                                 kind,
                                 &w[col * rb..(col + 1) * rb],
                                 &a[row * k / QK_K..(row + 1) * k / QK_K],
+                                sums_for(kind, row, m),
                             );
                             assert_eq!(
                                 got.to_bits(),
