@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 
 use candle_core::DType;
 use reportlens::model::template::raw_prompt;
-use reportlens::model::{load_engine, Engine, GenerateOptions, LoadOptions, Sampling, StopReason};
+use reportlens::model::{
+    load_engine, Engine, GenerateOptions, KvType, LoadOptions, Sampling, StopReason,
+};
 
 fn fixture() -> serde_json::Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -30,7 +32,7 @@ fn engine_with(f16: bool) -> Option<Engine> {
     }
     let opts = LoadOptions {
         max_tokens: Some(2048),
-        kv_dtype: if f16 { DType::F16 } else { DType::F32 },
+        kv_type: if f16 { KvType::F16 } else { KvType::F32 },
         ..Default::default()
     };
     Some(load_engine(&path, &opts).expect("the test model loads"))

@@ -1,20 +1,22 @@
-//! K-quant files run from their own blocks with llama.cpp's numerics: the
-//! test model re-quantized to Q4_K_M by our converter (Q4_K and Q6_K down
-//! projections, Q5_0 elsewhere, Q8_0 value projections and head) must
-//! decode greedily to exactly llama.cpp's text on the same file
-//! (`tests/fixtures/llamacpp-kquant/`, made by `make.py` there).
+//! K-quant files and the q8_0 KV cache with llama.cpp's numerics: the test
+//! model re-quantized to Q4_K_M by our converter (Q4_K and Q6_K down
+//! projections, Q5_0 elsewhere, Q8_0 value projections and head), and the
+//! test model as shipped with a q8_0 cache, must decode greedily to exactly
+//! llama.cpp's text (`tests/fixtures/llamacpp-kquant/`, made by `make.py`
+//! there).
 use std::path::{Path, PathBuf};
 
 use candle_core::quantized::GgmlDType;
 use candle_core::DType;
 use reportlens::model::convert::{convert, Quant};
 use reportlens::model::template::raw_prompt;
-use reportlens::model::{load_engine, read_gguf, GenerateOptions, LoadOptions, Sampling};
+use reportlens::model::{load_engine, read_gguf, GenerateOptions, KvType, LoadOptions, Sampling};
 use sha2::{Digest, Sha256};
 
-fn fixture() -> serde_json::Value {
+fn fixture(name: &str) -> serde_json::Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/llamacpp-kquant/llamacpp-kquant.json");
+        .join("tests/fixtures/llamacpp-kquant")
+        .join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).expect("fixture is JSON")
 }
@@ -75,7 +77,7 @@ fn q4_k_m_greedy_text_is_llamacpp_s() {
     let Some(path) = q4_k_m(tmp.path()) else {
         return;
     };
-    let fx = fixture();
+    let fx = fixture("llamacpp-kquant.json");
     let digest = format!("{:x}", Sha256::digest(std::fs::read(&path).unwrap()));
     assert_eq!(
         digest,
@@ -95,16 +97,34 @@ fn q4_k_m_greedy_text_is_llamacpp_s() {
             "no {t:?} tensor in the Q4_K_M file"
         );
     }
-    // The fixture was made by llama.cpp built for AVX-512: replay its
+    replay(&path, KvType::F16, &fx);
+}
+
+/// llama.cpp rotates queries, keys and values (Hadamard) around a
+/// quantized cache; a q8_0 cache takes 34 bytes per 32 values.
+#[test]
+fn q8_0_cache_greedy_text_is_llamacpp_s() {
+    let path = reportlens::paths::test_model_path();
+    if !path.is_file() {
+        eprintln!("skipping: test model not at {}", path.display());
+        return;
+    }
+    replay(&path, KvType::Q8_0, &fixture("llamacpp-kv-q8_0.json"));
+}
+
+/// Greedy decoding of every case of `fx` on `model` with a `kv` cache
+/// equals llama.cpp's text.
+fn replay(model: &Path, kv: KvType, fx: &serde_json::Value) {
+    // The fixtures were made by llama.cpp built for AVX-512: replay its
     // rounding on any x86 CPU, with its decode split between its threads.
     reportlens_kernels::force_simd(reportlens_kernels::Simd::Avx512);
     reportlens_kernels::attention::set_split_threads(fx["threads"].as_u64().unwrap() as usize);
     let opts = LoadOptions {
         max_tokens: Some(2048),
-        kv_dtype: DType::F16,
+        kv_type: kv,
         ..Default::default()
     };
-    let mut engine = load_engine(&path, &opts).expect("the Q4_K_M file loads");
+    let mut engine = load_engine(model, &opts).expect("the model loads");
     for case in fx["cases"].as_array().unwrap() {
         let prompt = match case["prompt"].as_str() {
             Some(p) => p.to_string(),
@@ -145,5 +165,4 @@ fn q4_k_m_greedy_text_is_llamacpp_s() {
             gen.text
         );
     }
-    reportlens_kernels::attention::set_split_threads(0);
 }

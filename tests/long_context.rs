@@ -49,7 +49,7 @@ fn a_16k_prompt_in_chunks_takes_the_kv_cache_and_a_chunks_working_set() {
 
     let total = 16_384;
     let ids: Vec<u32> = (0..total as u32).map(|i| (i * 7919 + 13) % 420).collect();
-    let kv = cfg.kv_bytes_per_token(DType::F16) * total as u64;
+    let kv = cfg.kv_bytes_per_token(reportlens::model::KvType::F16) * total as u64;
     let scores = (512 * total * 4 * s.heads) as u64;
     // Peak resident memory from here on ("5": reset VmHWM to VmRSS).
     if let Err(e) = std::fs::write("/proc/self/clear_refs", "5") {

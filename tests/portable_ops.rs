@@ -25,7 +25,7 @@ fn engine(ops: Ops) -> Option<Engine> {
     }
     let opts = LoadOptions {
         max_tokens: Some(1024),
-        kv_dtype: DType::F16,
+        kv_type: reportlens::model::KvType::F16,
         ops,
         ..Default::default()
     };

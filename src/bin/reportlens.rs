@@ -150,6 +150,28 @@ pub struct DeviceArgs {
     pub cpu: bool,
 }
 
+/// The KV cache options every command that runs the model takes.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct KvArgs {
+    /// KV cache type: f16 (the default, llama.cpp's), q8_0 (about half of
+    /// f16's memory; llama.cpp's --cache-type-k/v q8_0, CPU only) or f32
+    /// (exact attention, twice f16's memory)
+    #[arg(long = "kv-cache", value_name = "TYPE")]
+    pub kv_cache: Option<reportlens::model::KvType>,
+    /// The same as --kv-cache f32.
+    #[arg(long, conflicts_with = "kv_cache")]
+    pub kv_f32: bool,
+}
+
+impl KvArgs {
+    pub fn kv_type(&self) -> reportlens::model::KvType {
+        match (self.kv_f32, self.kv_cache) {
+            (true, _) => reportlens::model::KvType::F32,
+            (false, kv) => kv.unwrap_or(reportlens::model::KvType::F16),
+        }
+    }
+}
+
 pub fn resolve_model(given: Option<std::path::PathBuf>) -> anyhow::Result<std::path::PathBuf> {
     let dir = reportlens::store::data_dir().map_err(user)?;
     let settings = reportlens::settings::Settings::load(&dir).map_err(user)?;

@@ -12,17 +12,22 @@
 use candle_core::{DType, Device, Result, Storage, Tensor};
 use half::f16;
 use reportlens_kernels::attention::{
-    merge_split_kv, row_f16, row_f32, split_kv_part, split_kv_parts, splits_kv, tile_f16, Partial,
-    RowFn, Shape, TILE,
+    merge_split_kv, q8_0_head_bytes, row_f16, row_f32, row_q8_0, split_kv_part, split_kv_parts,
+    splits_kv, tile_f16, Partial, RowFn, Shape, TILE,
 };
 
 /// Attention of `q` `(L, H, D)` (f32, positions `offset..offset+L`) over the
-/// cached `k`, `v` `(offset + L, H_kv, D)` (both f32 or both f16).
+/// cached `k`, `v` `(offset + L, H_kv, D)` (both f32 or both f16), or
+/// `(offset + L, H_kv, D / 32 * 34)` bytes of q8_0 blocks (`KvType::Q8_0`).
 /// Returns `(L, H * D)` f32.
 pub fn causal_attention_cpu(q: &Tensor, k: &Tensor, v: &Tensor, offset: usize) -> Result<Tensor> {
     let (l, nh, d) = q.dims3()?;
     let (s, nkv, dk) = k.dims3()?;
-    if dk != d || v.dims3()? != (s, nkv, d) || s != offset + l || nh % nkv != 0 {
+    let width = match k.dtype() {
+        DType::U8 => q8_0_head_bytes(d),
+        _ => d,
+    };
+    if dk != width || v.dims3()? != (s, nkv, width) || s != offset + l || nh % nkv != 0 {
         candle_core::bail!(
             "attention shapes q {:?} k {:?} v {:?} offset {offset}",
             q.dims(),
@@ -64,6 +69,13 @@ pub fn causal_attention_cpu(q: &Tensor, k: &Tensor, v: &Tensor, offset: usize) -
             } else {
                 run(&shape, q_data, kd, vd, &mut out, row_f16);
             }
+        }
+        DType::U8 => {
+            let (kg, kl) = k.storage_and_layout();
+            let (vg, vl) = v.storage_and_layout();
+            let kd = cpu_slice::<u8>(&kg, kl.start_offset())?;
+            let vd = cpu_slice::<u8>(&vg, vl.start_offset())?;
+            run(&shape, q_data, kd, vd, &mut out, row_q8_0);
         }
         dt => candle_core::bail!("KV cache type {dt:?} is not supported on the CPU"),
     }

@@ -288,7 +288,12 @@ mod tests {
         assert_eq!((l.head_dim, l.rope_dim, l.num_kv_heads), (128, 128, 16));
         assert_eq!(l.context_length, 32768);
         assert_eq!(l.rope_style, RopeStyle::Half);
-        assert_eq!(l.kv_bytes_per_token(candle_core::DType::F16), 288 * 1024);
+        assert_eq!(l.kv_bytes_per_token(crate::model::KvType::F16), 288 * 1024);
+        // q8_0: 34 bytes per 32 values, 17/32 of f16.
+        assert_eq!(
+            l.kv_bytes_per_token(crate::model::KvType::Q8_0),
+            288 * 1024 / 32 * 17
+        );
         assert_eq!((c.bos_token_id, c.eos_token_id), (Some(1), Some(2)));
     }
 

@@ -249,7 +249,7 @@ pub fn load_dir_engine(path: &Path, opts: &LoadOptions) -> Result<Engine, ModelE
     let template = dir_template(path, &cfg)?;
     let weights = load_weights(&cfg, &ckpt, &table, dtype, &device)?;
     let model_opts = ModelOptions {
-        kv_dtype: opts.kv_dtype,
+        kv_type: opts.kv_type,
         rope_scaling: opts.rope_scaling,
         ops: opts.ops,
     };

@@ -155,7 +155,7 @@ impl Engine {
             return Ok(());
         }
         let cfg = self.model.config();
-        let per_token = cfg.kv_bytes_per_token(self.model.options().kv_dtype);
+        let per_token = cfg.kv_bytes_per_token(self.model.options().kv_type);
         let extra = per_token * (total - self.model.cache_capacity()) as u64;
         if let Some(available) = free_memory(self.model.device()) {
             if extra > available {

@@ -86,9 +86,9 @@ impl LlamaConfig {
         Ok(())
     }
 
-    /// Bytes of KV cache per token for a cache of `dtype`.
-    pub fn kv_bytes_per_token(&self, dtype: DType) -> u64 {
-        (self.num_layers * 2 * self.num_kv_heads * self.head_dim * dtype.size_in_bytes()) as u64
+    /// Bytes of KV cache per token for a cache of `kv`.
+    pub fn kv_bytes_per_token(&self, kv: KvType) -> u64 {
+        (self.num_layers * 2 * self.num_kv_heads * kv.head_bytes(self.head_dim)) as u64
     }
 }
 
@@ -133,21 +133,79 @@ struct LayerCache {
     v: Tensor,
 }
 
+/// How the KV cache holds keys and values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KvType {
+    /// Exact attention in f32 (twice f16's memory).
+    #[default]
+    F32,
+    /// llama.cpp's default cache, computed as it does.
+    F16,
+    /// llama.cpp's `--cache-type-k/v q8_0`: ggml q8_0 blocks (34 bytes per
+    /// 32 values, 53% of f16), computed as llama.cpp does. CPU only; heads
+    /// must be whole blocks.
+    Q8_0,
+}
+
+impl KvType {
+    /// Bytes of one cached head of `d` values.
+    pub fn head_bytes(self, d: usize) -> usize {
+        match self {
+            KvType::F32 => 4 * d,
+            KvType::F16 => 2 * d,
+            KvType::Q8_0 => reportlens_kernels::attention::q8_0_head_bytes(d),
+        }
+    }
+
+    /// The element type of the cache tensors (q8_0 blocks as bytes).
+    fn dtype(self) -> DType {
+        match self {
+            KvType::F32 => DType::F32,
+            KvType::F16 => DType::F16,
+            KvType::Q8_0 => DType::U8,
+        }
+    }
+}
+
+impl std::str::FromStr for KvType {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "f32" => Ok(KvType::F32),
+            "f16" => Ok(KvType::F16),
+            "q8_0" | "q8" => Ok(KvType::Q8_0),
+            other => Err(format!(
+                "unknown KV cache type `{other}` (use f16, q8_0 or f32)"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for KvType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            KvType::F32 => "f32",
+            KvType::F16 => "f16",
+            KvType::Q8_0 => "q8_0",
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 struct KvCache {
     layers: Vec<Option<LayerCache>>,
     capacity: usize,
     len: usize,
-    dtype: DType,
+    kv: KvType,
 }
 
 impl KvCache {
-    fn new(num_layers: usize, dtype: DType) -> Self {
+    fn new(num_layers: usize, kv: KvType) -> Self {
         Self {
             layers: vec![None; num_layers],
             capacity: 0,
             len: 0,
-            dtype,
+            kv,
         }
     }
 
@@ -168,9 +226,14 @@ impl KvCache {
             candle_core::bail!("{needed} positions exceed the model's {max}");
         }
         let new_cap = needed.max((self.capacity * 2).min(max));
+        // q8_0 rows are a head's blocks as bytes.
+        let width = match self.kv {
+            KvType::Q8_0 => self.kv.head_bytes(dim),
+            _ => dim,
+        };
         for layer in self.layers.iter_mut() {
-            let k = Tensor::zeros((new_cap, kv_heads, dim), self.dtype, dev)?;
-            let v = Tensor::zeros((new_cap, kv_heads, dim), self.dtype, dev)?;
+            let k = Tensor::zeros((new_cap, kv_heads, width), self.kv.dtype(), dev)?;
+            let v = Tensor::zeros((new_cap, kv_heads, width), self.kv.dtype(), dev)?;
             if let Some(old) = layer.as_ref() {
                 if self.len > 0 {
                     k.slice_set(&old.k.narrow(0, 0, self.len)?, 0, 0)?;
@@ -183,6 +246,24 @@ impl KvCache {
         Ok(())
     }
 
+    /// The rotations a cache of heads of `d` takes (llama.cpp's
+    /// `attn_rot_k/v`: a quantized cache, heads a multiple of 64): keys in
+    /// the largest power of two dividing `d`, values in 64.
+    fn rotation(&self, d: usize) -> Option<Rotation> {
+        const MIN_ROTATION: usize = 64;
+        if self.kv != KvType::Q8_0 || !d.is_multiple_of(MIN_ROTATION) {
+            return None;
+        }
+        let mut qk = MIN_ROTATION;
+        while d.is_multiple_of(qk * 2) {
+            qk *= 2;
+        }
+        Some(Rotation {
+            qk,
+            v: MIN_ROTATION,
+        })
+    }
+
     /// Writes `k`/`v` `(L, H_kv, D)` at `pos` and returns the valid prefix
     /// `(pos + L, H_kv, D)` of both.
     fn write(&self, layer: usize, pos: usize, k: &Tensor, v: &Tensor) -> Result<(Tensor, Tensor)> {
@@ -191,17 +272,48 @@ impl KvCache {
             None => candle_core::bail!("KV cache for layer {layer} not allocated"),
         };
         let l = k.dim(0)?;
-        c.k.slice_set(&k.to_dtype(self.dtype)?.contiguous()?, 0, pos)?;
-        c.v.slice_set(&v.to_dtype(self.dtype)?.contiguous()?, 0, pos)?;
+        let stored = |t: &Tensor| match self.kv {
+            KvType::Q8_0 => q8_0_rows(t),
+            kv => t.to_dtype(kv.dtype())?.contiguous(),
+        };
+        c.k.slice_set(&stored(k)?, 0, pos)?;
+        c.v.slice_set(&stored(v)?, 0, pos)?;
         Ok((c.k.narrow(0, 0, pos + l)?, c.v.narrow(0, 0, pos + l)?))
     }
+}
+
+/// The Hadamard rotations llama.cpp applies around a quantized cache:
+/// queries and keys in rows of `qk`, values and the attention output in
+/// rows of `v` (see `fwht_rows`).
+#[derive(Debug, Clone, Copy)]
+struct Rotation {
+    qk: usize,
+    v: usize,
+}
+
+/// Rows of `n` of `t` (any shape) through the Hadamard rotation.
+fn rotate(t: &Tensor, n: usize) -> Result<Tensor> {
+    let mut x = t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+    par_rows_mut(&mut x, n, |_, row| {
+        reportlens_kernels::attention::fwht_rows(row, n)
+    });
+    Tensor::from_vec(x, t.dims(), t.device())
+}
+
+/// `t` `(L, H, D)` as q8_0 blocks, `(L, H, D / 32 * 34)` bytes (CPU).
+fn q8_0_rows(t: &Tensor) -> Result<Tensor> {
+    let (l, h, d) = t.dims3()?;
+    let x = t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+    let mut bytes = Vec::with_capacity(l * h * KvType::Q8_0.head_bytes(d));
+    reportlens_kernels::attention::quantize_q8_0_blocks(&x, &mut bytes);
+    Tensor::from_vec(bytes, (l, h, KvType::Q8_0.head_bytes(d)), t.device())
 }
 
 /// Options fixed when the model is built.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ModelOptions {
-    /// KV cache element type. F16 halves the cache; F32 is exact.
-    pub kv_dtype: DType,
+    /// How the KV cache holds keys and values.
+    pub kv_type: KvType,
     pub rope_scaling: RopeScaling,
     pub ops: Ops,
 }
@@ -209,7 +321,7 @@ pub struct ModelOptions {
 impl Default for ModelOptions {
     fn default() -> Self {
         Self {
-            kv_dtype: DType::F32,
+            kv_type: KvType::F32,
             rope_scaling: RopeScaling::None,
             ops: Ops::Native,
         }
@@ -255,7 +367,18 @@ impl Llama {
                 cfg.num_layers
             );
         }
-        let cache = KvCache::new(cfg.num_layers, opts.kv_dtype);
+        if opts.kv_type == KvType::Q8_0 {
+            if !(device.is_cpu() && opts.ops == Ops::Native) {
+                candle_core::bail!("the q8_0 KV cache runs on the CPU only; use f16 on a GPU");
+            }
+            if !cfg.head_dim.is_multiple_of(32) {
+                candle_core::bail!(
+                    "the q8_0 KV cache needs heads of whole 32-value blocks, not {}",
+                    cfg.head_dim
+                );
+            }
+        }
+        let cache = KvCache::new(cfg.num_layers, opts.kv_type);
         Ok(Self {
             rope_base: cfg.rope_theta,
             cfg,
@@ -395,8 +518,17 @@ impl Llama {
             let v = v.reshape((l, nkv, hd))?;
             let q = apply_rope(native, cfg, &q, &cos, &sin)?;
             let k = apply_rope(native, cfg, &k, &cos, &sin)?;
+            let rot = self.cache.rotation(hd);
+            let (q, k, v) = match rot {
+                Some(r) => (rotate(&q, r.qk)?, rotate(&k, r.qk)?, rotate(&v, r.v)?),
+                None => (q, k, v),
+            };
             let (k_all, v_all) = self.cache.write(i, offset, &k, &v)?;
             let ctx = attention(native, cfg, &q, &k_all, &v_all, offset, mask.as_ref())?; // (1, L, H*D)
+            let ctx = match rot {
+                Some(r) => rotate(&ctx, r.v)?,
+                None => ctx,
+            };
             x = (x + lw.o.forward(&ctx)?)?;
             let h = rms_norm(native, &x, &lw.ffn_norm, eps)?;
             let [gate, up] = forward_each([&lw.gate, &lw.up], &h)?;
@@ -929,7 +1061,7 @@ mod tests {
         let half = as_f16(&w)?;
         let run = |ops: Ops| -> Result<Tensor> {
             let opts = ModelOptions {
-                kv_dtype: DType::F16,
+                kv_type: KvType::F16,
                 ops,
                 ..Default::default()
             };
@@ -960,7 +1092,7 @@ mod tests {
         let tokens: Vec<u32> = (0..20).map(|i| (i * 11 + 2) % 50).collect();
         let mut exact = Llama::new(cfg.clone(), w.clone(), ModelOptions::default(), &dev)?;
         let opts = ModelOptions {
-            kv_dtype: DType::F16,
+            kv_type: KvType::F16,
             ..Default::default()
         };
         let mut half = Llama::new(cfg, w, opts, &dev)?;

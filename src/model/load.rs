@@ -13,7 +13,7 @@ use super::device::{
     device_kind, free_memory, human_bytes, select_device, DeviceChoice, DeviceKind,
 };
 use super::llama::{
-    Embedding, LayerWeights, Linear, Llama, LlamaConfig, LlamaWeights, ModelOptions, Ops,
+    Embedding, KvType, LayerWeights, Linear, Llama, LlamaConfig, LlamaWeights, ModelOptions, Ops,
     RopeScaling, RopeStyle,
 };
 use super::quant::requantized_on_cpu;
@@ -27,8 +27,10 @@ pub struct LoadOptions {
     /// Where the model runs (`--device`, Settings).
     pub device: DeviceChoice,
     /// KV cache type: F16 (the default: llama.cpp's default and, on the CPU,
-    /// its numerics bit for bit; half the memory) or F32 (exact attention).
-    pub kv_dtype: DType,
+    /// its numerics bit for bit; half of F32's memory), Q8_0 (llama.cpp's
+    /// q8_0 cache, its numerics too; about half of F16's) or F32 (exact
+    /// attention).
+    pub kv_type: KvType,
     pub rope_scaling: RopeScaling,
     /// The most tokens one run will hold (prompt + answer), for the memory
     /// check. `None`: [`DEFAULT_CHECK_TOKENS`] (or the context, if shorter);
@@ -51,7 +53,7 @@ impl Default for LoadOptions {
     fn default() -> Self {
         Self {
             device: DeviceChoice::Auto,
-            kv_dtype: DType::F16,
+            kv_type: KvType::F16,
             rope_scaling: RopeScaling::None,
             max_tokens: None,
             chunk_size: 512,
@@ -126,7 +128,7 @@ pub fn load_engine(path: &Path, opts: &LoadOptions) -> Result<Engine, ModelError
         });
     let weights = load_gguf_weights(path, &content, &cfg, &device)?;
     let model_opts = ModelOptions {
-        kv_dtype: opts.kv_dtype,
+        kv_type: opts.kv_type,
         rope_scaling: opts.rope_scaling,
         ops: opts.ops,
     };
@@ -377,7 +379,7 @@ pub(crate) fn estimate_with_weights(
         .max_tokens
         .unwrap_or(DEFAULT_CHECK_TOKENS)
         .min(cfg.context_length);
-    let kv_cache = cfg.kv_bytes_per_token(opts.kv_dtype) * tokens as u64;
+    let kv_cache = cfg.kv_bytes_per_token(opts.kv_type) * tokens as u64;
     let chunk = opts.chunk_size.max(1) as u64;
     let per_token = (4 * cfg.hidden_size
         + 3 * cfg.intermediate_size

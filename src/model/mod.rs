@@ -28,6 +28,7 @@ pub use generate::{
     GenerateError, GenerateOptions, GenerateStats, Generation, Progress, Sampling, StopReason,
 };
 pub use info::{inspect, read_gguf, ModelFormat, ModelInfo};
+pub use llama::KvType;
 pub use load::{load_engine, load_engine_fitting, Engine, LoadOptions, MemoryEstimate};
 pub use template::{ChatMessage, ChatTemplate};
 pub use tokenizer::{load_tokenizer, StreamDecoder, TextTokenizer};

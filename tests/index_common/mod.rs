@@ -329,7 +329,7 @@ pub fn load(path: &Path) -> Engine {
     load_with(
         path,
         LoadOptions {
-            kv_dtype: candle_core::DType::F32,
+            kv_type: reportlens::model::KvType::F32,
             weight_dtype: Some(candle_core::DType::F32),
             ..Default::default()
         },

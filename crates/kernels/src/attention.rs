@@ -126,6 +126,104 @@ fn fast() -> bool {
     *FAST.get_or_init(crate::quant::has_avx2)
 }
 
+/// Bytes of one cached head of `d` values in q8_0 (`d / 32` blocks).
+pub fn q8_0_head_bytes(d: usize) -> usize {
+    d / 32 * 34
+}
+
+/// q8_0 cache (llama.cpp's `--cache-type-k/v q8_0`), its numerics: the
+/// only kernel llama.cpp runs for a quantized cache is
+/// `flash_attn_ext_f16_one_chunk`, with the query quantized to q8_0 like
+/// the keys, scores by `ggml_vec_dot_q8_0_q8_0`, each value row
+/// dequantized to f32 and added by fused multiply-adds into an f32
+/// accumulator, the softmax sum fused as GCC compiles `S = S*ms + vs`.
+/// `k` and `v` hold `d / 32` ggml blocks per position and head.
+pub fn row_q8_0(
+    sh: &Shape,
+    q: &[f32],
+    k: &[u8],
+    v: &[u8],
+    i: usize,
+    heads: Range<usize>,
+    dst: &mut [f32],
+) {
+    use crate::quant::{dot, quantize_activations, Kind};
+    let d = sh.d;
+    let hb = q8_0_head_bytes(d);
+    let stride = sh.nkv * hb;
+    let mut vrow = vec![0f32; d];
+    for (j, h) in heads.enumerate() {
+        let (qh, out) = (&q[j * d..(j + 1) * d], &mut dst[j * d..(j + 1) * d]);
+        let qq = quantize_activations(qh, Kind::Q8_0);
+        let base_h = h / (sh.nh / sh.nkv) * hb;
+        let (mut m, mut s) = (f32::NEG_INFINITY, 0f32);
+        out.fill(0.0);
+        for pos in 0..sh.offset + i + 1 {
+            let base = pos * stride + base_h;
+            let score = dot(Kind::Q8_0, &k[base..base + hb], &qq) * sh.scale;
+            let (mut ms, mut vs) = (1f32, 1f32);
+            if score > m {
+                ms = (m - score).exp();
+                m = score;
+                out.iter_mut().for_each(|a| *a *= ms);
+            } else {
+                vs = (score - m).exp();
+            }
+            dequantize_q8_0(&v[base..base + hb], &mut vrow);
+            for (a, &x) in out.iter_mut().zip(&vrow) {
+                *a = x.mul_add(vs, *a);
+            }
+            s = s.mul_add(ms, vs);
+        }
+        let inv = if s == 0.0 { 0.0 } else { 1.0 / s };
+        out.iter_mut().for_each(|a| *a *= inv);
+    }
+}
+
+/// Each row of `n` values (a power of two) of `x` through ggml's fast
+/// Walsh-Hadamard transform (`ggml_compute_forward_fwht`): scaled by
+/// `1 / sqrt(n)` first, then butterflies `(u + v, u - v)` at strides 1, 2,
+/// 4, ..., the orthonormal rotation llama.cpp applies to queries, keys and
+/// values (and back to the attention output) with a quantized cache.
+pub fn fwht_rows(x: &mut [f32], n: usize) {
+    assert!(n.is_power_of_two() && x.len().is_multiple_of(n));
+    let scale = 1.0 / (n as f32).sqrt();
+    for row in x.chunks_exact_mut(n) {
+        row.iter_mut().for_each(|v| *v *= scale);
+        let mut len = 1;
+        while len < n {
+            for i in (0..n).step_by(2 * len) {
+                for j in i..i + len {
+                    let (u, v) = (row[j], row[j + len]);
+                    row[j] = u + v;
+                    row[j + len] = u - v;
+                }
+            }
+            len *= 2;
+        }
+    }
+}
+
+/// ggml's `dequantize_row_q8_0`: each value `q * d`.
+fn dequantize_q8_0(blocks: &[u8], out: &mut [f32]) {
+    for (b, o) in blocks.chunks_exact(34).zip(out.chunks_exact_mut(32)) {
+        let d = f16::from_le_bytes([b[0], b[1]]).to_f32();
+        for (x, &q) in o.iter_mut().zip(&b[2..]) {
+            *x = q as i8 as f32 * d;
+        }
+    }
+}
+
+/// `x` (whole 32-value blocks) as ggml q8_0 blocks, as llama.cpp stores a
+/// q8_0 cache (`quantize_row_q8_0`).
+pub fn quantize_q8_0_blocks(x: &[f32], out: &mut Vec<u8>) {
+    use crate::quant::{quantize_activations, Kind};
+    for b in quantize_activations(x, Kind::Q8_0) {
+        out.extend_from_slice(&f16::from_f32(b.d).to_le_bytes());
+        out.extend(b.qs.iter().map(|&q| q as u8));
+    }
+}
+
 /// f16 cache, llama.cpp's numerics (`flash_attn_ext_f16_one_chunk`): q
 /// rounded to f16, scores by `ggml_vec_dot_f16` (lanes as `lanes` says),
 /// an f16 value accumulator updated by fused multiply-adds and rescaled in

@@ -141,6 +141,17 @@ pub unsafe fn matmul_columns(
     unsafe { matmul_columns_on(path, kind, data, n, k, acts, m, cols, out) }
 }
 
+/// One weight row `w` (`a.len()` blocks of `kind`) against one activation
+/// row: `dot_generic`'s bits, on AVX2 where the CPU has it.
+pub fn dot(kind: Kind, w: &[u8], a: &[Q8]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2() {
+        // SAFETY: AVX2/FMA/F16C checked; one row of a.len() blocks each.
+        return unsafe { micro_any::<1, 1>(kind, [w], [a], a.len()) }[0][0];
+    }
+    dot_generic(kind, w, a)
+}
+
 /// Which loop runs the dots: all give the same bits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Path {
@@ -854,6 +865,20 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn one_dot_gives_the_plain_bits() {
+        let k = 128;
+        let x = activation_rows(1, k);
+        for kind in [Kind::Q4_0, Kind::Q4_1, Kind::Q5_0, Kind::Q8_0] {
+            let w = weights(kind, k / 32, 4);
+            let a = quantize_activations(&x, kind);
+            assert_eq!(
+                dot(kind, &w, &a).to_bits(),
+                dot_generic(kind, &w, &a).to_bits()
+            );
         }
     }
 

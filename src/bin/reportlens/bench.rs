@@ -2,7 +2,6 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use candle_core::DType;
 use reportlens::model::llama::RopeScaling;
 use reportlens::model::{device, load_engine, LoadOptions};
 use serde::Serialize;
@@ -26,10 +25,8 @@ pub struct Args {
     threads: Option<usize>,
     #[command(flatten)]
     device: crate::DeviceArgs,
-    /// Keep the KV cache in f32 (exact attention; twice the memory of the
-    /// default f16, which computes as llama.cpp does).
-    #[arg(long)]
-    kv_f32: bool,
+    #[command(flatten)]
+    kv: crate::KvArgs,
     /// Dynamic NTK RoPE scaling by this factor: prompts up to context x
     /// factor (e.g. 16K tokens on an 8K model with 2, for the long-context
     /// memory figures).
@@ -70,7 +67,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let total = args.prompt_tokens + args.gen_tokens;
     let load = LoadOptions {
         device: crate::resolve_device(&args.device)?,
-        kv_dtype: if args.kv_f32 { DType::F32 } else { DType::F16 },
+        kv_type: args.kv.kv_type(),
         max_tokens: Some(total),
         chunk_size: args.chunk,
         rope_scaling: match args.rope_ntk {

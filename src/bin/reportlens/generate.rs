@@ -47,10 +47,8 @@ pub struct Args {
     threads: Option<usize>,
     #[command(flatten)]
     device: crate::DeviceArgs,
-    /// Keep the KV cache in f32 (exact attention; twice the memory of the
-    /// default f16, which computes as llama.cpp does).
-    #[arg(long)]
-    kv_f32: bool,
+    #[command(flatten)]
+    kv: crate::KvArgs,
     /// Hold a model directory's dense weights in f32 (exact; twice the memory
     /// of the default f16).
     #[arg(long)]
@@ -67,7 +65,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let model = crate::resolve_model(args.model)?;
     let load = LoadOptions {
         device: crate::resolve_device(&args.device)?,
-        kv_dtype: if args.kv_f32 { DType::F32 } else { DType::F16 },
+        kv_type: args.kv.kv_type(),
         weight_dtype: args.weights_f32.then_some(DType::F32),
         ..Default::default()
     };

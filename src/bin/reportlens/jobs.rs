@@ -4,7 +4,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use candle_core::DType;
 use indicatif::{ProgressBar, ProgressStyle};
 use reportlens::export::{self, ExportFormat};
 use reportlens::model::{device, load_engine, LoadOptions};
@@ -23,10 +22,8 @@ pub struct RunArgs {
     threads: Option<usize>,
     #[command(flatten)]
     device: crate::DeviceArgs,
-    /// Keep the KV cache in f32 (exact attention; twice the memory of the
-    /// default f16, which computes as llama.cpp does).
-    #[arg(long)]
-    kv_f32: bool,
+    #[command(flatten)]
+    kv: crate::KvArgs,
     /// Print the result (and its figure findings) as JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -171,7 +168,7 @@ fn execute(
     let settings = tasks::job_settings(&job).map_err(task_err)?;
     let load = LoadOptions {
         device: crate::resolve_device(&run.device)?,
-        kv_dtype: if run.kv_f32 { DType::F32 } else { DType::F16 },
+        kv_type: run.kv.kv_type(),
         max_tokens: settings.context.or(run.context),
         ..Default::default()
     };

@@ -24,9 +24,8 @@ pub struct Args {
     /// Hold a model directory's dense weights in f32 (default f16).
     #[arg(long)]
     weights_f32: bool,
-    /// Keep the KV cache in f32 (default f16).
-    #[arg(long)]
-    kv_f32: bool,
+    #[command(flatten)]
+    kv: crate::KvArgs,
 }
 
 #[derive(Serialize)]
@@ -42,7 +41,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let model = crate::resolve_model(args.model)?;
     let load = LoadOptions {
         device: crate::resolve_device(&args.device)?,
-        kv_dtype: if args.kv_f32 { DType::F32 } else { DType::F16 },
+        kv_type: args.kv.kv_type(),
         weight_dtype: args.weights_f32.then_some(DType::F32),
         max_tokens: Some(args.ids.len()),
         ..Default::default()
