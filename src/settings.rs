@@ -22,6 +22,9 @@ pub struct Settings {
     /// A GGUF file or an Index model folder; `None`: the test model.
     pub model: Option<PathBuf>,
     pub device: DevicePref,
+    /// The KV cache: f16 (the default), q8_0 (about half the memory, for
+    /// long documents on small machines) or f32.
+    pub kv_cache: crate::model::KvType,
     pub summary_lang: Lang,
     pub summary_mode: SummaryMode,
     pub translate_to: TranslateTo,
@@ -189,8 +192,10 @@ mod tests {
         assert_eq!(s.translate_to.0, Lang::Zh);
         let glossary = dir.path().join("g.tsv");
         std::fs::write(&glossary, "revenue\t营业收入\n").unwrap();
+        assert_eq!(s.kv_cache, crate::model::KvType::F16, "f16 unless chosen");
         let s = Settings {
             device: DevicePref::Cpu,
+            kv_cache: crate::model::KvType::Q8_0,
             summary_lang: Lang::Zh,
             summary_mode: SummaryMode::Financial,
             translate_to: TranslateTo(Lang::En),
@@ -204,6 +209,7 @@ mod tests {
         let text = std::fs::read_to_string(dir.path().join(SETTINGS_FILE)).unwrap();
         assert!(text.contains("\"q8_0\""), "{text}");
         assert!(text.contains("\"device\": \"cpu\""), "{text}");
+        assert!(text.contains("\"kv_cache\": \"q8_0\""), "{text}");
     }
 
     #[test]

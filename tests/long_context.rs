@@ -5,7 +5,6 @@
 //! The figure for a real model is `reportlens bench --prompt-tokens 16384`.
 mod index_common;
 
-use candle_core::DType;
 use index_common::*;
 use reportlens::model::convert::{convert, Quant};
 use reportlens::model::LoadOptions;

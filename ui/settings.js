@@ -96,6 +96,7 @@ function renderForm() {
   show(byId('settings-env'), !!env);
   if (env) setText(byId('settings-env'), t('settings.env_override', { path: env }));
   byId('settings-device').value = s.device;
+  byId('settings-kv-cache').value = s.kv_cache;
   byId('settings-summary-lang').value = s.summary_lang;
   byId('settings-summary-mode').value = s.summary_mode;
   byId('settings-translate-to').value = s.translate_to;
@@ -144,6 +145,7 @@ async function save() {
   const next = {
     ...draft,
     device: byId('settings-device').value,
+    kv_cache: byId('settings-kv-cache').value,
     summary_lang: byId('settings-summary-lang').value,
     summary_mode: byId('settings-summary-mode').value,
     translate_to: byId('settings-translate-to').value,

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reportlens::export::ExportFormat;
-use reportlens::model::{load_engine_fitting, Engine};
+use reportlens::model::{load_engine_fitting, Engine, KvType};
 use reportlens::plan::{plan_file_with, Plan, PlanOptions};
 use reportlens::settings::DevicePref;
 use reportlens::store::{JobId, JobRecord, JobSummary, Store};
@@ -27,6 +27,7 @@ pub const JOB_EVENT: &str = "job-event";
 struct Loaded {
     model: PathBuf,
     device: DevicePref,
+    kv_cache: KvType,
     engine: Engine,
 }
 
@@ -60,6 +61,12 @@ fn open_store() -> Result<Store, CommandError> {
 fn device_pref() -> DevicePref {
     crate::settings::load_settings()
         .map(|s| s.device)
+        .unwrap_or_default()
+}
+
+fn kv_cache_pref() -> KvType {
+    crate::settings::load_settings()
+        .map(|s| s.kv_cache)
         .unwrap_or_default()
 }
 
@@ -183,11 +190,11 @@ fn run_on_this_thread<R: Runtime>(
     cancel: Arc<AtomicBool>,
 ) -> Result<(), CommandError> {
     let state = app.state::<JobState>();
-    let device = device_pref();
+    let (device, kv_cache) = (device_pref(), kv_cache_pref());
     let mut slot = state.engine.lock().unwrap_or_else(|e| e.into_inner());
     if !slot
         .as_ref()
-        .is_some_and(|l| l.model == model && l.device == device)
+        .is_some_and(|l| l.model == model && l.device == device && l.kv_cache == kv_cache)
     {
         *slot = None; // free the old model before loading the new one
         let _ = app.emit(
@@ -202,7 +209,7 @@ fn run_on_this_thread<R: Runtime>(
             .and_then(|j| j.plan)
             .and_then(|p| serde_json::from_value::<Plan>(p).ok())
             .map(|p| p.max_pass_tokens());
-        let engine = load_engine_fitting(model, device, tokens).map_err(engine_err)?;
+        let engine = load_engine_fitting(model, device, kv_cache, tokens).map_err(engine_err)?;
         let _ = app.emit(
             JOB_EVENT,
             serde_json::json!({"event": "model-loaded", "job": id, "device": engine.device.to_string()}),
@@ -210,6 +217,7 @@ fn run_on_this_thread<R: Runtime>(
         *slot = Some(Loaded {
             model: model.to_path_buf(),
             device,
+            kv_cache,
             engine,
         });
     }

@@ -133,17 +133,21 @@ struct LayerCache {
     v: Tensor,
 }
 
-/// How the KV cache holds keys and values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// How the KV cache holds keys and values (Settings and `--kv-cache` use
+/// the lowercase names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum KvType {
     /// Exact attention in f32 (twice f16's memory).
-    #[default]
+    #[serde(rename = "f32")]
     F32,
     /// llama.cpp's default cache, computed as it does.
+    #[default]
+    #[serde(rename = "f16")]
     F16,
     /// llama.cpp's `--cache-type-k/v q8_0`: ggml q8_0 blocks (34 bytes per
     /// 32 values, 53% of f16), computed as llama.cpp does. CPU only; heads
     /// must be whole blocks.
+    #[serde(rename = "q8_0")]
     Q8_0,
 }
 

@@ -285,19 +285,21 @@ fn load_gguf_weights(
     })
 }
 
-/// The desktop app's rule: the default f16 KV cache (llama.cpp's, half the
-/// memory of f32, as fast) with room for `max_tokens` (the job's longest
-/// pass, when its plan is known), or the memory check's refusal with its
-/// numbers.
+/// The desktop app's rule: the KV cache chosen in Settings (f16 unless
+/// chosen: llama.cpp's, half the memory of f32, as fast) with room for
+/// `max_tokens` (the job's longest pass, when its plan is known), or the
+/// memory check's refusal with its numbers.
 pub fn load_engine_fitting(
     path: &Path,
     device: DeviceChoice,
+    kv_type: KvType,
     max_tokens: Option<usize>,
 ) -> Result<Engine, ModelError> {
     load_engine(
         path,
         &LoadOptions {
             device,
+            kv_type,
             max_tokens,
             ..Default::default()
         },
