@@ -371,13 +371,29 @@ pub unsafe fn matmul_columns(
     cols: Range<usize>,
     out: *mut f32,
 ) {
+    let path = if crate::quant::has_vnni() {
+        Path::Vnni
+    } else if has_avx2() {
+        Path::Avx2
+    } else {
+        Path::Plain
+    };
     // SAFETY: the path is one this CPU runs; the rest is the contract.
-    unsafe { matmul_columns_on(has_avx2(), kind, data, n, k, acts, m, cols, out) }
+    unsafe { matmul_columns_on(path, kind, data, n, k, acts, m, cols, out) }
+}
+
+/// Which loop runs the dots: all give the same bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Path {
+    Plain,
+    Avx2,
+    /// AVX2 tiles with AVX-512 VNNI's `vpdpwssd` for the scaled sums.
+    Vnni,
 }
 
 #[allow(clippy::too_many_arguments)]
 unsafe fn matmul_columns_on(
-    avx2: bool,
+    path: Path,
     kind: KKind,
     data: &[u8],
     n: usize,
@@ -391,11 +407,10 @@ unsafe fn matmul_columns_on(
     let row_bytes = nb * kind.block_bytes();
     let cols = cols.start..cols.end.min(n);
     #[cfg(target_arch = "x86_64")]
-    if avx2 {
+    if path != Path::Plain {
         // SAFETY: the caller checked the CPU; the rest is the contract.
-        return unsafe { tiles_avx2(kind, data, n, nb, acts, m, cols, out) };
+        return unsafe { tiles_avx2(path == Path::Vnni, kind, data, n, nb, acts, m, cols, out) };
     }
-    let _ = avx2;
     for col in cols {
         let w = &data[col * row_bytes..(col + 1) * row_bytes];
         for row in 0..m {
@@ -420,6 +435,7 @@ const ROW_TILE: usize = 32;
 #[target_feature(enable = "avx2,fma,f16c")]
 #[allow(clippy::too_many_arguments)]
 unsafe fn tiles_avx2(
+    vnni: bool,
     kind: KKind,
     data: &[u8],
     n: usize,
@@ -453,7 +469,7 @@ unsafe fn tiles_avx2(
                 if rows == 4 {
                     let w: [&[u8]; 2] = std::array::from_fn(|c| col_of(col + c.min(take - 1)));
                     let a: [&[Q8K]; 4] = std::array::from_fn(|r| row_of(row + r));
-                    let s = micro_any::<4, 2>(kind, sums, w, a, nb);
+                    let s = micro_any::<4, 2>(vnni, kind, sums, w, a, nb);
                     for (r, rs) in s.iter().enumerate() {
                         for (c, &v) in rs.iter().enumerate() {
                             put(r, c, v);
@@ -461,7 +477,7 @@ unsafe fn tiles_avx2(
                     }
                 } else {
                     let w: [&[u8]; 8] = std::array::from_fn(|c| col_of(col + c.min(take - 1)));
-                    let [s] = micro_any::<1, 8>(kind, sums, w, [row_of(row)], nb);
+                    let [s] = micro_any::<1, 8>(vnni, kind, sums, w, [row_of(row)], nb);
                     for (c, &v) in s.iter().enumerate() {
                         put(0, c, v);
                     }
@@ -473,9 +489,30 @@ unsafe fn tiles_avx2(
     }
 }
 
+/// The micro-kernel for `kind` summed as `sums`, with VNNI's scaled sums
+/// where `vnni` (the CPU must have them).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn micro_any<const R: usize, const C: usize>(
+    vnni: bool,
+    kind: KKind,
+    sums: Sums,
+    w: [&[u8]; C],
+    a: [&[Q8K]; R],
+    nb: usize,
+) -> [[f32; C]; R] {
+    if vnni {
+        // SAFETY: only the VNNI path passes `vnni`.
+        unsafe { micro_vnni(kind, sums, w, a, nb) }
+    } else {
+        micro_plain(kind, sums, w, a, nb)
+    }
+}
+
+/// `micro_any` on AVX2 (the kernel bodies inline here with these features).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn micro_plain<const R: usize, const C: usize>(
     kind: KKind,
     sums: Sums,
     w: [&[u8]; C],
@@ -483,12 +520,50 @@ unsafe fn micro_any<const R: usize, const C: usize>(
     nb: usize,
 ) -> [[f32; C]; R] {
     match (kind, sums) {
-        (KKind::Q4K, Sums::Gemm) => micro_q4k::<true, R, C>(w, a, nb),
-        (KKind::Q4K, _) => micro_q4k::<false, R, C>(w, a, nb),
-        (KKind::Q5K, Sums::Tiled) => micro_lanes::<true, true, R, C>(w, a, nb),
-        (KKind::Q5K, _) => micro_lanes::<true, false, R, C>(w, a, nb),
-        (KKind::Q6K, Sums::Tiled) => micro_lanes::<false, true, R, C>(w, a, nb),
-        (KKind::Q6K, _) => micro_lanes::<false, false, R, C>(w, a, nb),
+        (KKind::Q4K, Sums::Gemm) => micro_q4k::<false, true, R, C>(w, a, nb),
+        (KKind::Q4K, _) => micro_q4k::<false, false, R, C>(w, a, nb),
+        (KKind::Q5K, Sums::Tiled) => micro_lanes::<false, true, true, R, C>(w, a, nb),
+        (KKind::Q5K, _) => micro_lanes::<false, true, false, R, C>(w, a, nb),
+        (KKind::Q6K, Sums::Tiled) => micro_lanes::<false, false, true, R, C>(w, a, nb),
+        (KKind::Q6K, _) => micro_lanes::<false, false, false, R, C>(w, a, nb),
+    }
+}
+
+/// `micro_any` with AVX-512 VNNI.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn micro_vnni<const R: usize, const C: usize>(
+    kind: KKind,
+    sums: Sums,
+    w: [&[u8]; C],
+    a: [&[Q8K]; R],
+    nb: usize,
+) -> [[f32; C]; R] {
+    match (kind, sums) {
+        (KKind::Q4K, Sums::Gemm) => micro_q4k::<true, true, R, C>(w, a, nb),
+        (KKind::Q4K, _) => micro_q4k::<true, false, R, C>(w, a, nb),
+        (KKind::Q5K, Sums::Tiled) => micro_lanes::<true, true, true, R, C>(w, a, nb),
+        (KKind::Q5K, _) => micro_lanes::<true, true, false, R, C>(w, a, nb),
+        (KKind::Q6K, Sums::Tiled) => micro_lanes::<true, false, true, R, C>(w, a, nb),
+        (KKind::Q6K, _) => micro_lanes::<true, false, false, R, C>(w, a, nb),
+    }
+}
+
+/// `acc + madd(p, s)` (pairs of int16 products summed into int32 lanes):
+/// one `vpdpwssd` with VNNI (`V`), `vpmaddwd` and an add without. The same
+/// integers either way.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn mad16<const V: bool>(
+    acc: std::arch::x86_64::__m256i,
+    p: std::arch::x86_64::__m256i,
+    s: std::arch::x86_64::__m256i,
+) -> std::arch::x86_64::__m256i {
+    use std::arch::x86_64::*;
+    if V {
+        _mm256_dpwssd_epi32(acc, p, s)
+    } else {
+        _mm256_add_epi32(acc, _mm256_madd_epi16(p, s))
     }
 }
 
@@ -543,9 +618,9 @@ fn unpack_scales(s: &[u8]) -> [u32; 4] {
 /// vector lane per pair), as llama.cpp's repacked gemm (`TILED`: a fused
 /// multiply-add per pair of sub-blocks) or gemv (per super-block) sums them.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma,f16c")]
+#[inline(always)]
 #[allow(clippy::needless_range_loop)] // block b of every row: indices read clearer
-unsafe fn micro_q4k<const TILED: bool, const R: usize, const C: usize>(
+unsafe fn micro_q4k<const V: bool, const TILED: bool, const R: usize, const C: usize>(
     w: [&[u8]; C],
     a: [&[Q8K]; R],
     nb: usize,
@@ -592,11 +667,8 @@ unsafe fn micro_q4k<const TILED: bool, const R: usize, const C: usize>(
                     let y = a[r].get_unchecked(b).qs.as_ptr().add(64 * j);
                     let alo = _mm256_loadu_si256(y as *const __m256i);
                     let ahi = _mm256_loadu_si256(y.add(32) as *const __m256i);
-                    let p = _mm256_add_epi32(
-                        _mm256_madd_epi16(_mm256_maddubs_epi16(lo, alo), s_lo),
-                        _mm256_madd_epi16(_mm256_maddubs_epi16(hi, ahi), s_hi),
-                    );
-                    isum[c * R + r] = _mm256_add_epi32(isum[c * R + r], p);
+                    let acc = mad16::<V>(isum[c * R + r], _mm256_maddubs_epi16(lo, alo), s_lo);
+                    isum[c * R + r] = mad16::<V>(acc, _mm256_maddubs_epi16(hi, ahi), s_hi);
                 }
             }
             if TILED {
@@ -653,9 +725,15 @@ unsafe fn reduce8x4(v: &[std::arch::x86_64::__m128i; 8]) -> std::arch::x86_64::_
 /// fused into its own f32 lane as ggml's AVX2 `vec_dot` does, or summed
 /// per super-block as its tiled matmul does (`TILED`).
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma,f16c")]
+#[inline(always)]
 #[allow(clippy::needless_range_loop)] // block b of every row: indices read clearer
-unsafe fn micro_lanes<const Q5: bool, const TILED: bool, const R: usize, const C: usize>(
+unsafe fn micro_lanes<
+    const V: bool,
+    const Q5: bool,
+    const TILED: bool,
+    const R: usize,
+    const C: usize,
+>(
     w: [&[u8]; C],
     a: [&[Q8K]; R],
     nb: usize,
@@ -697,11 +775,8 @@ unsafe fn micro_lanes<const Q5: bool, const TILED: bool, const R: usize, const C
                         let y = a[r].get_unchecked(b).qs.as_ptr().add(64 * j);
                         let a0 = _mm256_loadu_si256(y as *const __m256i);
                         let a1 = _mm256_loadu_si256(y.add(32) as *const __m256i);
-                        let s = _mm256_add_epi32(
-                            _mm256_madd_epi16(s0, _mm256_maddubs_epi16(q0, a0)),
-                            _mm256_madd_epi16(s1, _mm256_maddubs_epi16(q1, a1)),
-                        );
-                        lanes[c][r] = _mm256_add_epi32(lanes[c][r], s);
+                        let acc = mad16::<V>(lanes[c][r], _mm256_maddubs_epi16(q0, a0), s0);
+                        lanes[c][r] = mad16::<V>(acc, _mm256_maddubs_epi16(q1, a1), s1);
                     }
                 }
                 let dmin = half(&blk[2..4]);
@@ -749,8 +824,7 @@ unsafe fn micro_lanes<const Q5: bool, const TILED: bool, const R: usize, const C
                         for r in 0..R {
                             let y = a[r].get_unchecked(b).qs.as_ptr().add(128 * j + 32 * t);
                             let av = _mm256_loadu_si256(y as *const __m256i);
-                            let pr = _mm256_madd_epi16(s, _mm256_maddubs_epi16(qv, av));
-                            lanes[c][r] = _mm256_add_epi32(lanes[c][r], pr);
+                            lanes[c][r] = mad16::<V>(lanes[c][r], _mm256_maddubs_epi16(qv, av), s);
                         }
                     }
                 }
@@ -924,7 +998,7 @@ mod tests {
             let rows: [&[Q8K]; 4] = std::array::from_fn(|r| &a[r * nb..(r + 1) * nb]);
             for sums in [Sums::Tiled, Sums::Row] {
                 // SAFETY: AVX2 checked; two columns, four rows of nb blocks.
-                let got = unsafe { micro_any::<4, 2>(kind, sums, cols, rows, nb) };
+                let got = unsafe { micro_any::<4, 2>(false, kind, sums, cols, rows, nb) };
                 for (r, row) in got.iter().enumerate() {
                     for (c, &v) in row.iter().enumerate() {
                         let want = dot_generic(kind, cols[c], rows[r], sums);
@@ -937,9 +1011,14 @@ mod tests {
 
     #[test]
     fn every_path_gives_the_mirrors_bits() {
-        if !has_avx2() {
-            eprintln!("no AVX2 on this CPU: only the plain path runs here");
-            return;
+        let mut paths = vec![Path::Plain];
+        if has_avx2() {
+            paths.push(Path::Avx2);
+        }
+        if crate::quant::has_vnni() {
+            paths.push(Path::Vnni);
+        } else {
+            eprintln!("no AVX-512 VNNI on this CPU: its K-quant path is not tested here");
         }
         let (n, k) = (11, 512);
         for kind in [KKind::Q4K, KKind::Q5K, KKind::Q6K] {
@@ -947,12 +1026,15 @@ mod tests {
             for m in [1, 3, 4, 9, 37] {
                 let x = activation_rows(m, k);
                 let a: Vec<Q8K> = x.chunks_exact(QK_K).map(quantize_q8k).collect();
-                for cols in [0..n, 1..6, 3..4, 2..11] {
+                for (cols, &path) in [0..n, 1..6, 3..4, 2..11]
+                    .iter()
+                    .flat_map(|c| paths.iter().map(move |p| (c.clone(), p)))
+                {
                     let mut out = vec![f32::NAN; m * n];
-                    // SAFETY: m * n outputs, the columns ours, AVX2 checked.
+                    // SAFETY: m * n outputs, the columns ours, the CPU runs the path.
                     unsafe {
                         matmul_columns_on(
-                            true,
+                            path,
                             kind,
                             &w,
                             n,
@@ -980,7 +1062,7 @@ mod tests {
                             assert_eq!(
                                 got.to_bits(),
                                 want.to_bits(),
-                                "{kind:?} m {m} ({row}, {col})"
+                                "{kind:?} {path:?} m {m} ({row}, {col})"
                             );
                         }
                     }
