@@ -653,12 +653,18 @@ unsafe fn micro_q4k<const V: bool, const TILED: bool, const R: usize, const C: u
         let ddm = _mm256_loadu_ps(ddm.as_ptr());
         // Lane j of pm[p] is pair p's mins term of sub-blocks 2j and 2j+1.
         let per_pair = transpose8x4(&pm);
-        let mut isum = [_mm256_setzero_si256(); 8];
-        for j in 0..4 {
-            for c in 0..C {
-                let sb = sc[c].as_ptr() as *const u8;
-                let q =
-                    _mm256_loadu_si256(w[c].as_ptr().add(b * 144 + 16 + 32 * j) as *const __m256i);
+        // Column by column, each row's sum kept in a register across the
+        // sub-block pairs (the gemv's per-block total), or stored per pair
+        // (the gemm's): reduced over lanes for all eight dots at once below.
+        let zero = _mm256_setzero_si256();
+        let mut per_j = [[zero; 8]; 4];
+        let mut isum = [zero; 8];
+        for c in 0..C {
+            let sb = sc[c].as_ptr() as *const u8;
+            let base = w[c].as_ptr().add(b * 144 + 16);
+            let mut t = [zero; R];
+            for j in 0..4 {
+                let q = _mm256_loadu_si256(base.add(32 * j) as *const __m256i);
                 let lo = _mm256_and_si256(q, m4);
                 let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(q), m4);
                 let s_lo = _mm256_set1_epi16(*sb.add(2 * j) as i16);
@@ -667,17 +673,24 @@ unsafe fn micro_q4k<const V: bool, const TILED: bool, const R: usize, const C: u
                     let y = a[r].get_unchecked(b).qs.as_ptr().add(64 * j);
                     let alo = _mm256_loadu_si256(y as *const __m256i);
                     let ahi = _mm256_loadu_si256(y.add(32) as *const __m256i);
-                    let acc = mad16::<V>(isum[c * R + r], _mm256_maddubs_epi16(lo, alo), s_lo);
-                    isum[c * R + r] = mad16::<V>(acc, _mm256_maddubs_epi16(hi, ahi), s_hi);
+                    let start = if TILED { zero } else { t[r] };
+                    let v = mad16::<V>(start, _mm256_maddubs_epi16(lo, alo), s_lo);
+                    t[r] = mad16::<V>(v, _mm256_maddubs_epi16(hi, ahi), s_hi);
+                }
+                if TILED {
+                    per_j[j][c * R..(c + 1) * R].copy_from_slice(&t);
                 }
             }
-            if TILED {
-                acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(reduce8(&isum)), dd, acc);
-                accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(per_pair[j]), ddm, accm);
-                isum = [_mm256_setzero_si256(); 8];
+            if !TILED {
+                isum[c * R..(c + 1) * R].copy_from_slice(&t);
             }
         }
-        if !TILED {
+        if TILED {
+            for j in 0..4 {
+                acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(reduce8(&per_j[j])), dd, acc);
+                accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(per_pair[j]), ddm, accm);
+            }
+        } else {
             acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(reduce8(&isum)), dd, acc);
             accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(reduce8x4(&pm)), ddm, accm);
         }
