@@ -2,7 +2,6 @@
 //! Q4_1 model: the completions in the fixture must come out identical.
 use std::path::{Path, PathBuf};
 
-use candle_core::DType;
 use reportlens::model::template::raw_prompt;
 use reportlens::model::{
     load_engine, Engine, GenerateOptions, KvType, LoadOptions, Sampling, StopReason,

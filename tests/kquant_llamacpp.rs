@@ -7,7 +7,6 @@
 use std::path::{Path, PathBuf};
 
 use candle_core::quantized::GgmlDType;
-use candle_core::DType;
 use reportlens::model::convert::{convert, Quant};
 use reportlens::model::template::raw_prompt;
 use reportlens::model::{load_engine, read_gguf, GenerateOptions, KvType, LoadOptions, Sampling};

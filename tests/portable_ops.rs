@@ -3,7 +3,7 @@
 //! llama.cpp, through a chunked prefill and a run of decode steps. A logic
 //! error in the GPU branch (a wrong mask offset, RoPE layout or cache write)
 //! moves logits by whole units and fails here, not on a user's GPU.
-use candle_core::{DType, Tensor};
+use candle_core::Tensor;
 use reportlens::model::llama::Ops;
 use reportlens::model::{load_engine, Engine, LoadOptions};
 

@@ -120,7 +120,7 @@ fn layer_of(name: &str) -> Option<usize> {
 /// and every third between them.
 fn use_more_bits(layer: usize, layers: usize) -> bool {
     let eighth = layers / 8;
-    layer < eighth || layer >= 7 * layers / 8 || (layer >= eighth && (layer - eighth) % 3 == 2)
+    layer < eighth || layer >= 7 * layers / 8 || (layer - eighth) % 3 == 2
 }
 
 /// Layers of a model, from its `blk.N.…` tensor names.
