@@ -29,8 +29,9 @@ pub enum Form {
     Dense,
     /// Converted once to a Q8_0 GGUF: half of f16, close to it in quality.
     Q8_0,
-    /// Converted once to Q4_K (Q6_K head): the smallest file and, run from
-    /// its own blocks, the least memory.
+    /// Converted once to llama.cpp's Q4_K_M mix (Q4_K, Q6_K head and some
+    /// value/down projections): the smallest file and, run from its own
+    /// blocks, the least memory.
     #[serde(rename = "q4k")]
     Q4K,
 }
@@ -41,7 +42,7 @@ impl std::str::FromStr for Form {
         match s.to_ascii_lowercase().as_str() {
             "dense" => Ok(Form::Dense),
             "q8_0" | "q8" => Ok(Form::Q8_0),
-            "q4k" | "q4_k" => Ok(Form::Q4K),
+            "q4k" | "q4_k" | "q4_k_m" => Ok(Form::Q4K),
             other => Err(format!("unknown form `{other}` (use dense, q8_0 or q4k)")),
         }
     }
@@ -60,7 +61,7 @@ impl Form {
         match self {
             Form::Dense => None,
             Form::Q8_0 => Some(Quant::Q8_0),
-            Form::Q4K => Some(Quant::Q4K),
+            Form::Q4K => Some(Quant::Q4KM),
         }
     }
 
@@ -107,7 +108,8 @@ pub fn options(model: &Path, cache: &Path) -> Result<Option<Vec<FormOption>>, Mo
                 for spec in &table {
                     let n = spec.shape.iter().product::<usize>() as u64;
                     let is_output = matches!(spec.role, Role::Head { .. });
-                    let t = q.tensor_type(&spec.shape, is_output);
+                    let t =
+                        q.tensor_type_of(&spec.gguf, cfg.llama.num_layers, &spec.shape, is_output);
                     weights += match spec.role {
                         Role::Norm => n * 4,
                         Role::Embedding => n / t.block_size() as u64 * t.type_size() as u64,

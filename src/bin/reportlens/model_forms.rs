@@ -1,5 +1,5 @@
 //! `reportlens model`: the forms a model directory can run in (dense, or
-//! converted once to Q8_0 or Q4_K), with the memory each needs, and
+//! converted once to Q8_0 or Q4_K_M), with the memory each needs, and
 //! `--use FORM` to choose one: converted into the model cache when needed
 //! (progress on stderr, Ctrl-C cancels and leaves no file), then remembered
 //! for that model by the CLI and the app alike.
