@@ -147,6 +147,40 @@ pub fn row_q8_0(
     heads: Range<usize>,
     dst: &mut [f32],
 ) {
+    #[cfg(target_arch = "x86_64")]
+    if fast() {
+        // SAFETY: the CPU has AVX2, FMA and F16C (checked once).
+        return unsafe { row_q8_0_avx2(sh, q, k, v, i, heads, dst) };
+    }
+    row_q8_0_body(sh, q, k, v, i, heads, dst)
+}
+
+/// `row_q8_0` compiled for AVX2/FMA: its fused multiply-adds are single
+/// instructions (a libm call each without).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn row_q8_0_avx2(
+    sh: &Shape,
+    q: &[f32],
+    k: &[u8],
+    v: &[u8],
+    i: usize,
+    heads: Range<usize>,
+    dst: &mut [f32],
+) {
+    row_q8_0_body(sh, q, k, v, i, heads, dst)
+}
+
+#[inline(always)]
+fn row_q8_0_body(
+    sh: &Shape,
+    q: &[f32],
+    k: &[u8],
+    v: &[u8],
+    i: usize,
+    heads: Range<usize>,
+    dst: &mut [f32],
+) {
     use crate::quant::{dot, quantize_activations, Kind};
     let d = sh.d;
     let hb = q8_0_head_bytes(d);
@@ -205,6 +239,7 @@ pub fn fwht_rows(x: &mut [f32], n: usize) {
 }
 
 /// ggml's `dequantize_row_q8_0`: each value `q * d`.
+#[inline(always)]
 fn dequantize_q8_0(blocks: &[u8], out: &mut [f32]) {
     for (b, o) in blocks.chunks_exact(34).zip(out.chunks_exact_mut(32)) {
         let d = f16::from_le_bytes([b[0], b[1]]).to_f32();
