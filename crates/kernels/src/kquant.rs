@@ -876,6 +876,7 @@ unsafe fn micro_lanes<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::quant::testing::activation_rows;
 
     /// `blocks` super-blocks of `kind` with varied scales and every quant
     /// value, from a fixed seed.
@@ -904,12 +905,6 @@ mod tests {
             w.extend(blk);
         }
         w
-    }
-
-    pub(crate) fn activation_rows(m: usize, k: usize) -> Vec<f32> {
-        (0..m * k)
-            .map(|i| ((i * 29 % 89) as f32 / 44.0 - 1.0) * (1.0 + (i % 7) as f32))
-            .collect()
     }
 
     fn dequantize(kind: KKind, blk: &[u8]) -> [f32; QK_K] {
