@@ -519,14 +519,7 @@ unsafe fn micro_plain<const R: usize, const C: usize>(
     a: [&[Q8K]; R],
     nb: usize,
 ) -> [[f32; C]; R] {
-    match (kind, sums) {
-        (KKind::Q4K, Sums::Gemm) => micro_q4k::<false, true, R, C>(w, a, nb),
-        (KKind::Q4K, _) => micro_q4k::<false, false, R, C>(w, a, nb),
-        (KKind::Q5K, Sums::Tiled) => micro_lanes::<false, true, true, R, C>(w, a, nb),
-        (KKind::Q5K, _) => micro_lanes::<false, true, false, R, C>(w, a, nb),
-        (KKind::Q6K, Sums::Tiled) => micro_lanes::<false, false, true, R, C>(w, a, nb),
-        (KKind::Q6K, _) => micro_lanes::<false, false, false, R, C>(w, a, nb),
-    }
+    micro_kind::<false, R, C>(kind, sums, w, a, nb)
 }
 
 /// `micro_any` with AVX-512 VNNI.
@@ -539,13 +532,27 @@ unsafe fn micro_vnni<const R: usize, const C: usize>(
     a: [&[Q8K]; R],
     nb: usize,
 ) -> [[f32; C]; R] {
+    micro_kind::<true, R, C>(kind, sums, w, a, nb)
+}
+
+/// The kernel body for `kind` and `sums`, `V`: with VNNI's scaled sums.
+/// Inlined into its caller, so it runs with that caller's target features.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn micro_kind<const V: bool, const R: usize, const C: usize>(
+    kind: KKind,
+    sums: Sums,
+    w: [&[u8]; C],
+    a: [&[Q8K]; R],
+    nb: usize,
+) -> [[f32; C]; R] {
     match (kind, sums) {
-        (KKind::Q4K, Sums::Gemm) => micro_q4k::<true, true, R, C>(w, a, nb),
-        (KKind::Q4K, _) => micro_q4k::<true, false, R, C>(w, a, nb),
-        (KKind::Q5K, Sums::Tiled) => micro_lanes::<true, true, true, R, C>(w, a, nb),
-        (KKind::Q5K, _) => micro_lanes::<true, true, false, R, C>(w, a, nb),
-        (KKind::Q6K, Sums::Tiled) => micro_lanes::<true, false, true, R, C>(w, a, nb),
-        (KKind::Q6K, _) => micro_lanes::<true, false, false, R, C>(w, a, nb),
+        (KKind::Q4K, Sums::Gemm) => micro_q4k::<V, true, R, C>(w, a, nb),
+        (KKind::Q4K, _) => micro_q4k::<V, false, R, C>(w, a, nb),
+        (KKind::Q5K, Sums::Tiled) => micro_lanes::<V, true, true, R, C>(w, a, nb),
+        (KKind::Q5K, _) => micro_lanes::<V, true, false, R, C>(w, a, nb),
+        (KKind::Q6K, Sums::Tiled) => micro_lanes::<V, false, true, R, C>(w, a, nb),
+        (KKind::Q6K, _) => micro_lanes::<V, false, false, R, C>(w, a, nb),
     }
 }
 
