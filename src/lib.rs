@@ -3,6 +3,7 @@
 //! The crate knows nothing about the desktop shell; everything the app does
 //! is reachable from here and from the `reportlens` CLI.
 
+pub mod app;
 pub mod catalog;
 pub mod check;
 pub mod export;
@@ -11,6 +12,7 @@ pub mod model;
 pub mod paths;
 pub mod plan;
 pub mod prompt;
+pub mod remote;
 pub mod settings;
 pub mod store;
 pub mod tasks;

@@ -246,6 +246,10 @@ pub struct Plan {
     /// when the model's speed has been measured here.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub estimated_seconds: Option<f64>,
+    /// Counted with a stand-in for the model's tokenizer (a server without a
+    /// tokenize endpoint): the token counts are estimates.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub approximate: bool,
 }
 
 impl Plan {
@@ -289,7 +293,7 @@ pub fn budget(
     info: &ModelInfo,
     tokenizer: &TextTokenizer,
 ) -> Result<Budget, ModelError> {
-    let family = info.prompt_family();
+    let family = PromptFamily::of_model(info);
     let p = main_prompt(family, TaskSpec::default());
     let count = |s: &str| tokenizer.count(s);
     let mut overhead = prompt::CHAT_MARKUP_MARGIN;
@@ -381,6 +385,7 @@ fn plan(
         passes,
         dropped: None,
         estimated_seconds: None,
+        approximate: false,
     }
 }
 
@@ -788,7 +793,7 @@ pub fn plan_file_with(
         .map(|o| {
             make_plan(
                 &doc,
-                info.prompt_family(),
+                PromptFamily::of_model(&info),
                 info.context_length,
                 &tokenizer,
                 o,

@@ -70,6 +70,16 @@ pub enum PromptFamily {
 }
 
 impl PromptFamily {
+    /// Index prompts for Index checkpoints, and for GGUFs converted from
+    /// them (Llama architecture, Index chat format).
+    pub fn of_model(info: &crate::model::ModelInfo) -> Self {
+        if info.chat_template == crate::model::ChatTemplate::IndexRaw {
+            PromptFamily::Index
+        } else {
+            PromptFamily::for_architecture(&info.architecture)
+        }
+    }
+
     /// Index checkpoints are recognised by their architecture name.
     pub fn for_architecture(arch: &str) -> Self {
         if arch.eq_ignore_ascii_case("index") {
@@ -200,6 +210,26 @@ pub const CHAT_MARKUP_MARGIN: usize = 16;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn index_prompts_follow_the_chat_format_or_the_architecture() {
+        use crate::model::{ChatTemplate, ModelFormat, ModelInfo};
+        let info = |architecture: &str, chat_template: ChatTemplate| ModelInfo {
+            path: "m".into(),
+            name: "m".into(),
+            format: ModelFormat::Gguf,
+            architecture: architecture.into(),
+            context_length: 4096,
+            chat_template,
+        };
+        let index = info("index", ChatTemplate::IndexRaw);
+        assert_eq!(PromptFamily::of_model(&index), PromptFamily::Index);
+        // A GGUF converted from Index says `llama` but keeps Index's chat format.
+        let converted = info("llama", ChatTemplate::IndexRaw);
+        assert_eq!(PromptFamily::of_model(&converted), PromptFamily::Index);
+        let other = info("llama", ChatTemplate::Llama3);
+        assert_eq!(PromptFamily::of_model(&other), PromptFamily::Generic);
+    }
 
     #[test]
     fn index_zh_summary_is_the_published_demo_format() {

@@ -34,7 +34,24 @@ pub struct Settings {
     pub ui_lang: Option<String>,
     /// How each model directory runs (dense, or converted once), by path.
     pub forms: std::collections::BTreeMap<PathBuf, Form>,
+    /// Run jobs on this OpenAI-compatible server instead of this machine
+    /// (`None`: the local engine, which opens no socket at all). Its API key
+    /// is kept apart (`API_KEY_FILE`), never in this file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<ServerSettings>,
 }
+
+/// A server chosen in Settings: where it is and which model it serves.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ServerSettings {
+    pub url: String,
+    pub model: String,
+}
+
+/// The API key for the server, in the data folder, readable by the user only.
+pub const API_KEY_FILE: &str = "server-api-key";
+/// An API key for this run, over the saved one.
+pub const API_KEY_ENV: &str = "REPORTLENS_API_KEY";
 
 /// The environment variable that overrides the chosen model for one launch.
 pub const MODEL_ENV: &str = "REPORTLENS_MODEL";
@@ -136,6 +153,17 @@ pub enum SettingsError {
 }
 
 impl Settings {
+    /// The chosen server with its key (`$REPORTLENS_API_KEY`, else the saved
+    /// one), or `None` for the local engine.
+    pub fn server_config(&self, dir: &Path) -> Option<crate::remote::ServerConfig> {
+        let s = self.server.as_ref()?;
+        Some(crate::remote::ServerConfig {
+            url: s.url.clone(),
+            model: s.model.clone(),
+            api_key: api_key(dir),
+        })
+    }
+
     /// Loads `dir/settings.json`; a missing file gives the defaults.
     pub fn load(dir: &Path) -> Result<Self, SettingsError> {
         let path = dir.join(SETTINGS_FILE);
@@ -180,6 +208,42 @@ impl Settings {
     }
 }
 
+/// The server's API key for this run: `$REPORTLENS_API_KEY`, else the saved one.
+pub fn api_key(dir: &Path) -> Option<String> {
+    std::env::var(API_KEY_ENV)
+        .ok()
+        .or_else(|| std::fs::read_to_string(dir.join(API_KEY_FILE)).ok())
+        .map(|k| k.trim().to_string())
+        .filter(|k| !k.is_empty())
+}
+
+/// Saves (or with `None`, forgets) the server's API key, readable by the
+/// user only, apart from the settings (which may be shared or exported).
+pub fn save_api_key(dir: &Path, key: Option<&str>) -> Result<(), SettingsError> {
+    let path = dir.join(API_KEY_FILE);
+    let write = |source| SettingsError::Write {
+        path: path.clone(),
+        source,
+    };
+    match key.map(str::trim).filter(|k| !k.is_empty()) {
+        None => match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(write(e)),
+            _ => Ok(()),
+        },
+        Some(k) => {
+            std::fs::create_dir_all(dir).map_err(write)?;
+            let mut opts = std::fs::OpenOptions::new();
+            opts.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+            use std::io::Write;
+            opts.open(&path)
+                .and_then(|mut f| f.write_all(k.as_bytes()))
+                .map_err(write)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,6 +267,10 @@ mod tests {
             ui_lang: Some("zh".into()),
             model: None,
             forms: [(dir.path().join("Index-1.9B-32K"), Form::Q8_0)].into(),
+            server: Some(ServerSettings {
+                url: "http://127.0.0.1:8080".into(),
+                model: "index-1.9b".into(),
+            }),
         };
         s.save(dir.path()).unwrap();
         assert_eq!(Settings::load(dir.path()).unwrap(), s);
@@ -210,6 +278,27 @@ mod tests {
         assert!(text.contains("\"q8_0\""), "{text}");
         assert!(text.contains("\"device\": \"cpu\""), "{text}");
         assert!(text.contains("\"kv_cache\": \"q8_0\""), "{text}");
+        // The key lives apart, readable by the user only, never in settings.json.
+        save_api_key(dir.path(), Some("sk-secret")).unwrap();
+        let cfg = s.server_config(dir.path()).unwrap();
+        assert_eq!(cfg.api_key.as_deref(), Some("sk-secret"));
+        assert!(!format!("{cfg:?}").contains("sk-secret"));
+        s.save(dir.path()).unwrap();
+        let text = std::fs::read_to_string(dir.path().join(SETTINGS_FILE)).unwrap();
+        assert!(!text.contains("sk-secret"), "{text}");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join(API_KEY_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        save_api_key(dir.path(), None).unwrap();
+        if std::env::var_os(API_KEY_ENV).is_none() {
+            assert!(s.server_config(dir.path()).unwrap().api_key.is_none());
+        }
     }
 
     #[test]

@@ -160,7 +160,7 @@ fn index_gguf_metadata_says_what_llama_cpp_needs() {
     let info = inspect(&out).unwrap();
     assert_eq!(info.architecture, "llama");
     assert_eq!(info.context_length, 2048);
-    assert_eq!(info.prompt_family(), PromptFamily::Index);
+    assert_eq!(PromptFamily::of_model(&info), PromptFamily::Index);
     let g = load(&out);
     let d = load(&fixture_dir());
     assert_eq!(g.model.config().rope_theta, 320_000.0);

@@ -290,7 +290,7 @@ fn inspect_and_plan_see_an_index_directory() {
     assert_eq!(info.architecture, "index");
     assert_eq!(info.format, ModelFormat::Directory);
     assert_eq!(info.context_length, 2048);
-    assert_eq!(info.prompt_family(), PromptFamily::Index);
+    assert_eq!(PromptFamily::of_model(&info), PromptFamily::Index);
     let doc = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/corpus/pdf/olmocr__earnings.pdf");
     if !doc.is_file() {
@@ -429,5 +429,5 @@ fn llama_directory_with_gqa_and_tied_embeddings() {
     assert!(max_diff(&got, &want) < TOL);
     let info = inspect(dir.path()).unwrap();
     assert_eq!(info.architecture, "llama");
-    assert_eq!(info.prompt_family(), PromptFamily::Generic);
+    assert_eq!(PromptFamily::of_model(&info), PromptFamily::Generic);
 }

@@ -380,7 +380,9 @@ fn a_schema_1_database_gains_the_device_column_and_keeps_its_jobs() {
     // Back to schema 1, as an older build left it.
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch("ALTER TABLE jobs DROP COLUMN device; PRAGMA user_version = 1;")
+        conn.execute_batch(
+            "DROP TABLE queue; DROP TABLE speed; ALTER TABLE jobs DROP COLUMN device; PRAGMA user_version = 1;",
+        )
             .unwrap();
     }
     let store = Store::open(&path).unwrap();
@@ -393,4 +395,67 @@ fn a_schema_1_database_gains_the_device_column_and_keeps_its_jobs() {
         store.list_jobs().unwrap()[0].device.as_deref(),
         Some("cuda")
     );
+}
+
+#[test]
+fn the_queue_keeps_its_order_and_states_across_a_restart() {
+    use reportlens::store::QueueState;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.sqlite3");
+    let mut store = Store::open(&path).unwrap();
+    let mut jobs = Vec::new();
+    for name in ["a.pdf", "b.pdf", "c.pdf"] {
+        let sha = format!("sha-{name}");
+        store.put_document(&doc(name), &sha).unwrap();
+        let id = store.create_job(new_job(&sha, false)).unwrap();
+        store.enqueue(id).unwrap();
+        jobs.push(id);
+    }
+    store.enqueue(jobs[0]).unwrap(); // queued twice: keeps its place
+    let order = |s: &Store| -> Vec<(JobId, QueueState)> {
+        s.queue()
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.job.id, e.state))
+            .collect()
+    };
+    use QueueState::*;
+    assert_eq!(
+        order(&store),
+        vec![(jobs[0], Waiting), (jobs[1], Waiting), (jobs[2], Waiting)]
+    );
+    // The last goes first; the first is paused and skipped.
+    store.move_in_queue(jobs[2], 0).unwrap();
+    store.set_queue_state(jobs[0], Paused).unwrap();
+    assert_eq!(store.claim_next().unwrap(), Some(jobs[2]));
+    assert_eq!(
+        order(&store),
+        vec![(jobs[2], Running), (jobs[0], Paused), (jobs[1], Waiting)]
+    );
+    // A crash: the running job waits again, in its place, after a reopen.
+    drop(store);
+    let mut store = Store::open(&path).unwrap();
+    assert_eq!(store.recover_queue().unwrap(), 1);
+    assert_eq!(
+        order(&store),
+        vec![(jobs[2], Waiting), (jobs[0], Paused), (jobs[1], Waiting)]
+    );
+    assert_eq!(store.claim_next().unwrap(), Some(jobs[2]));
+    store.dequeue(jobs[2]).unwrap();
+    assert_eq!(store.claim_next().unwrap(), Some(jobs[1]));
+    store.dequeue(jobs[1]).unwrap();
+    assert_eq!(
+        store.claim_next().unwrap(),
+        None,
+        "only the paused job is left"
+    );
+    store.enqueue(jobs[0]).unwrap(); // queueing a paused job resumes it
+    assert_eq!(store.queue_state(jobs[0]).unwrap(), Some(Waiting));
+    assert!(matches!(
+        store.move_in_queue(jobs[1], 0),
+        Err(StoreError::NotQueued(_))
+    ));
+    // Deleting a job takes it out of the queue too.
+    store.delete_job(jobs[0]).unwrap();
+    assert!(store.queue().unwrap().is_empty());
 }

@@ -57,6 +57,7 @@ fn summary_request(model: &Path, file: &str, context: Option<usize>) -> JobReque
         strategy: None,
         context,
         glossary: None,
+        server: None,
     }
 }
 
@@ -377,6 +378,7 @@ fn translation_aligns_blocks_keeps_table_numbers_and_saves_edits() {
         strategy: None,
         context: None,
         glossary: None,
+        server: None,
     };
     let id = tasks::submit(&mut store, &req).unwrap();
     let mut pass_kinds = Vec::new();

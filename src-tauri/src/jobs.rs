@@ -78,9 +78,11 @@ pub fn plan_task_with(path: &Path, model: &Path, task: TaskSpec) -> Result<Plan,
         ..Default::default()
     };
     let (_, _, plan) = plan_file_with(path, model, Some(&opts)).map_err(engine_err)?;
-    Ok(plan
-        .expect("a plan was asked for")
-        .with_speed(tasks::measured_speed(model)))
+    Ok(plan.expect("a plan was asked for").with_speed(
+        open_store()
+            .ok()
+            .and_then(|s| tasks::measured_speed(&s, model)),
+    ))
 }
 
 #[tauri::command]
@@ -109,6 +111,7 @@ pub async fn start_job<R: Runtime>(
         strategy: None,
         context: None,
         glossary: settings.glossary,
+        server: None,
     };
     let id = off_ui_thread(move || -> Result<JobId, CommandError> {
         let mut store = open_store()?;

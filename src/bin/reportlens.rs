@@ -3,6 +3,8 @@
 //! Exit codes: 0 success, 1 user error (one-line message on stderr), 2 internal error.
 
 // The crate root is src/bin/reportlens.rs, so submodules need explicit paths.
+#[path = "reportlens/batch.rs"]
+mod batch;
 #[path = "reportlens/bench.rs"]
 mod bench;
 #[path = "reportlens/bench_extract.rs"]
@@ -72,6 +74,9 @@ enum Command {
     /// Export a finished job to Markdown or DOCX (a financial summary's key figures
     /// also to CSV or XLSX).
     Export(jobs::ExportArgs),
+    /// Summarize or translate every report under files and folders, into a
+    /// folder that mirrors them, with a CSV index; a second run skips what is done.
+    Batch(batch::Args),
 }
 
 /// A failure the user can fix (bad file, missing model): exit code 1.
@@ -108,6 +113,7 @@ fn main() {
         Command::Resume(a) => jobs::resume(a),
         Command::Jobs(a) => jobs::jobs(a),
         Command::Export(a) => jobs::export_job(a),
+        Command::Batch(a) => batch::run(a),
     };
     if let Err(e) = result {
         if let Some(u) = e.downcast_ref::<UserError>() {
@@ -173,18 +179,101 @@ impl KvArgs {
 }
 
 pub fn resolve_model(given: Option<std::path::PathBuf>) -> anyhow::Result<std::path::PathBuf> {
-    let dir = reportlens::store::data_dir().map_err(user)?;
-    let settings = reportlens::settings::Settings::load(&dir).map_err(user)?;
     // The app's rule, the same function: --model, $REPORTLENS_MODEL, Settings, the test model.
-    settings
+    core()?
         .resolve_model(given.as_deref())
         .map(|(p, _)| p)
-        .ok_or_else(|| {
-            user(format!(
-                "no model given and the test model is not at {}; pass --model, set {} or run \
-                 models/fetch-test-models",
-                reportlens::paths::test_model_path().display(),
-                reportlens::settings::MODEL_ENV
-            ))
+        .map_err(user)
+}
+
+/// The application core over this machine's folders.
+pub fn core() -> anyhow::Result<reportlens::app::Core> {
+    reportlens::app::Core::from_env().map_err(user)
+}
+
+/// The model a job is made with: required for the local engine; for a
+/// server, the same model here (for its prompts and tokenizer) when there is one.
+pub fn job_model(
+    core: &reportlens::app::Core,
+    given: Option<std::path::PathBuf>,
+    engine: &reportlens::app::EngineSettings,
+) -> anyhow::Result<std::path::PathBuf> {
+    match (core.resolve_model(given.as_deref()), &engine.server) {
+        (Ok((p, _)), _) => Ok(p),
+        (Err(_), Some(_)) => Ok(std::path::PathBuf::new()),
+        (Err(e), None) => Err(user(e)),
+    }
+}
+
+/// The job's server, as stored with it (no key).
+pub fn server_ref(
+    engine: &reportlens::app::EngineSettings,
+) -> Option<reportlens::tasks::ServerRef> {
+    engine
+        .server
+        .as_ref()
+        .map(|c| reportlens::tasks::ServerRef {
+            url: c.root(),
+            model: c.model.clone(),
         })
+}
+
+/// Which engine runs the passes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum EngineKind {
+    /// The model on this machine (no network at all).
+    Local,
+    /// An OpenAI-compatible server (llama-server, vLLM, SGLang, Ollama, LM Studio).
+    Openai,
+}
+
+/// The engine options every command that runs jobs takes. The server's API
+/// key comes from $REPORTLENS_API_KEY or Settings, never the command line
+/// (where other users of the machine could read it).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct EngineArgs {
+    /// local or openai (default: the choice in Settings, else local)
+    #[arg(long, value_enum)]
+    pub engine: Option<EngineKind>,
+    /// The server's base URL, e.g. http://127.0.0.1:8080 (default: Settings')
+    #[arg(long, value_name = "URL")]
+    pub server_url: Option<String>,
+    /// The model name the server serves (default: Settings')
+    #[arg(long, value_name = "NAME")]
+    pub server_model: Option<String>,
+}
+
+impl EngineArgs {
+    /// The server to run on, or `None` for the local engine.
+    pub fn server(
+        &self,
+        core: &reportlens::app::Core,
+    ) -> anyhow::Result<Option<reportlens::remote::ServerConfig>> {
+        let settings = core.settings().map_err(user)?;
+        let saved = settings.server_config(&core.paths().data);
+        let remote = match self.engine {
+            Some(EngineKind::Local) => false,
+            Some(EngineKind::Openai) => true,
+            None => saved.is_some() || self.server_url.is_some(),
+        };
+        if !remote {
+            return Ok(None);
+        }
+        let mut cfg = saved.unwrap_or_else(|| reportlens::remote::ServerConfig {
+            api_key: reportlens::settings::api_key(&core.paths().data),
+            ..Default::default()
+        });
+        if let Some(u) = &self.server_url {
+            cfg.url = u.clone();
+        }
+        if let Some(m) = &self.server_model {
+            cfg.model = m.clone();
+        }
+        if cfg.url.trim().is_empty() {
+            return Err(user(
+                "--engine openai needs a server: pass --server-url (and --server-model) or choose one in Settings",
+            ));
+        }
+        Ok(Some(cfg))
+    }
 }

@@ -8,7 +8,6 @@ use serde::Serialize;
 use super::config::read_dir_config;
 use super::template::ChatTemplate;
 use super::ModelError;
-use crate::prompt::PromptFamily;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -32,18 +31,6 @@ pub struct ModelInfo {
     pub context_length: usize,
     /// The chat format prompts are rendered in.
     pub chat_template: ChatTemplate,
-}
-
-impl ModelInfo {
-    /// Index prompts for Index checkpoints, and for GGUFs converted from
-    /// them (Llama architecture, Index chat format).
-    pub fn prompt_family(&self) -> PromptFamily {
-        if self.chat_template == ChatTemplate::IndexRaw {
-            PromptFamily::Index
-        } else {
-            PromptFamily::for_architecture(&self.architecture)
-        }
-    }
 }
 
 /// Read a model's metadata (GGUF header, or `config.json`) without loading weights.
@@ -365,7 +352,6 @@ mod tests {
         assert_eq!(info.format, ModelFormat::Directory);
         assert_eq!(info.name, "Index-1.9B-32K");
         assert_eq!(info.chat_template, ChatTemplate::IndexRaw);
-        assert_eq!(info.prompt_family(), PromptFamily::Index);
     }
 
     #[test]

@@ -33,6 +33,9 @@ pub enum StoreError {
     #[error("no job {0} in the database; `reportlens jobs` lists the jobs there are")]
     NoSuchJob(JobId),
 
+    #[error("job {0} is not in the queue")]
+    NotQueued(JobId),
+
     #[error("no document with hash {0} in the database; extract the file again")]
     NoSuchDocument(String),
 

@@ -255,19 +255,7 @@ impl Store {
         let mut out = Vec::new();
         for row in rows {
             let rec = self.job_record(row.map_err(|e| self.sql(e))?)?;
-            out.push(JobSummary {
-                id: rec.id,
-                document_sha256: rec.document_sha256,
-                document_name: rec.document_name,
-                task: rec.task,
-                model_id: rec.model_id,
-                status: rec.status,
-                done_chunks: rec.done_chunks,
-                total_chunks: rec.total_chunks,
-                created_at: rec.created_at,
-                updated_at: rec.updated_at,
-                device: rec.device,
-            });
+            out.push(rec.summary());
         }
         Ok(out)
     }
@@ -330,7 +318,7 @@ impl Store {
         Ok(())
     }
 
-    fn require_job(&self, job: JobId) -> Result<(), StoreError> {
+    pub(super) fn require_job(&self, job: JobId) -> Result<(), StoreError> {
         let exists: bool = self
             .conn
             .query_row(

@@ -13,7 +13,9 @@ mod documents;
 mod error;
 mod hash;
 mod jobs;
+mod queue;
 mod schema;
+mod speed;
 mod types;
 
 use std::path::{Path, PathBuf};
@@ -23,7 +25,9 @@ use rusqlite::{Connection, OpenFlags};
 
 pub use error::StoreError;
 pub use hash::{settings_key, sha256_file, sha256_hex};
+pub use queue::{QueueEntry, QueueState};
 pub use schema::SCHEMA_VERSION;
+pub use speed::SpeedRecord;
 pub use types::{
     ChunkRecord, ChunkStats, JobId, JobRecord, JobStatus, JobSummary, NewJob, TaskKind,
 };

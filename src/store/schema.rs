@@ -2,7 +2,7 @@
 use rusqlite::Connection;
 
 /// The newest schema this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Migration `i` takes the database from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -53,6 +53,23 @@ CREATE INDEX chunks_by_input ON chunks(idx, input_hash);
     // 2: the device that ran the job ("cpu", "cuda", "metal"), for the history.
     r#"
 ALTER TABLE jobs ADD COLUMN device TEXT;
+"#,
+    // 3: the queue of jobs waiting to run (it survives a restart or a crash), and
+    // the measured speed of each model (it was a speed.json beside the database).
+    r#"
+CREATE TABLE queue (
+    job_id    INTEGER PRIMARY KEY REFERENCES jobs(id) ON DELETE CASCADE,
+    position  INTEGER NOT NULL,
+    state     TEXT NOT NULL CHECK (state IN ('waiting', 'paused', 'running')),
+    added_at  INTEGER NOT NULL
+);
+CREATE INDEX queue_by_position ON queue(position);
+CREATE TABLE speed (
+    model_id             TEXT PRIMARY KEY,
+    prefill_tokens_per_s REAL NOT NULL,
+    decode_tokens_per_s  REAL NOT NULL,
+    updated_at           INTEGER NOT NULL
+);
 "#,
 ];
 

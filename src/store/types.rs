@@ -165,6 +165,9 @@ pub struct JobSummary {
     pub updated_at: i64,
     /// The device it last ran on (`cpu`, `cuda`, `metal`); `None` before it ran.
     pub device: Option<String>,
+    /// Why it failed, when it did.
+    #[serde(default)]
+    pub error: Option<String>,
 }
 
 /// Everything stored about one job, except the chunks (`finished_chunks`).
@@ -192,4 +195,24 @@ pub struct JobRecord {
     /// The device it last ran on; `None` before it ran.
     #[serde(default)]
     pub device: Option<String>,
+}
+
+impl JobRecord {
+    /// The job as the history and the queue list it.
+    pub fn summary(&self) -> JobSummary {
+        JobSummary {
+            id: self.id,
+            document_sha256: self.document_sha256.clone(),
+            document_name: self.document_name.clone(),
+            task: self.task,
+            model_id: self.model_id.clone(),
+            status: self.status,
+            done_chunks: self.done_chunks,
+            total_chunks: self.total_chunks,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            device: self.device.clone(),
+            error: self.error.clone(),
+        }
+    }
 }

@@ -1,5 +1,5 @@
-//! What a running job tells its caller: the CLI draws a progress bar from
-//! these, the desktop shell forwards them to the window as events.
+//! What a job tells its caller, from the queue to its end: the CLI draws
+//! progress bars from these, the desktop shell streams them to the window.
 use serde::Serialize;
 
 use crate::plan::{PassKind, Plan};
@@ -11,6 +11,16 @@ use super::result::JobResult;
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum JobEvent {
+    /// The job joined the queue at `position` (0-based).
+    Queued { job: JobId, position: usize },
+    /// The model is being loaded for the job (seconds, more for a large one).
+    ModelLoading {
+        job: JobId,
+        model: std::path::PathBuf,
+    },
+    /// The engine is ready: `device` says where the passes run ("cpu",
+    /// "cuda:0", or "server URL").
+    ModelLoaded { job: JobId, device: String },
     /// The plan the job follows (made now, or loaded from the store on resume).
     Planned { job: JobId, plan: Box<Plan> },
     /// A pass begins: `pass` of `passes` (0-based).
@@ -58,4 +68,23 @@ pub enum JobEvent {
     Cancelled { job: JobId, passes_done: usize },
     /// The job failed; finished passes are kept.
     Failed { job: JobId, error: String },
+}
+
+impl JobEvent {
+    /// The job this event is about.
+    pub fn job(&self) -> JobId {
+        match self {
+            JobEvent::Queued { job, .. }
+            | JobEvent::ModelLoading { job, .. }
+            | JobEvent::ModelLoaded { job, .. }
+            | JobEvent::Planned { job, .. }
+            | JobEvent::PassStarted { job, .. }
+            | JobEvent::Prefill { job, .. }
+            | JobEvent::Token { job, .. }
+            | JobEvent::PassFinished { job, .. }
+            | JobEvent::Finished { job, .. }
+            | JobEvent::Cancelled { job, .. }
+            | JobEvent::Failed { job, .. } => *job,
+        }
+    }
 }

@@ -2,11 +2,11 @@
 //! translations, run as resumable jobs in the store, checked by the figure
 //! checker when they finish.
 mod deliver;
+mod engine;
 mod events;
 pub mod glossary;
 mod result;
 mod runner;
-mod speed;
 pub mod summarize;
 pub mod translate;
 
@@ -16,14 +16,14 @@ use crate::plan::PlanError;
 use crate::store::{JobId, JobStatus, StoreError};
 
 pub use deliver::export_result;
+pub use engine::{ChatTurn, JobEngine, ServerEngine, Written, REPEAT_LAST_N};
 pub use events::JobEvent;
 pub use glossary::{Glossary, GlossaryError};
 pub use result::{FigureMark, Findings, JobResult, MarkCounts, SourceFigure};
 pub use runner::{
-    edit_translation, job_settings, load_result, model_id, run_job, submit, JobOutcome, JobRequest,
-    JobSettings, REPETITION_PENALTY,
+    edit_translation, job_settings, load_result, measured_speed, model_id, run_job, speed_of,
+    submit, JobOutcome, JobRequest, JobSettings, ServerRef, REPETITION_PENALTY,
 };
-pub use speed::{load as load_speed, of_model as measured_speed, record as record_speed};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TaskError {
@@ -49,4 +49,8 @@ pub enum TaskError {
     BilingualNeedsTranslation,
     #[error(transparent)]
     Export(#[from] crate::export::ExportError),
+    #[error(transparent)]
+    Remote(#[from] crate::remote::RemoteError),
+    #[error("the server cannot count tokens (it has no /tokenize) and no local copy of its model was given to count with; set the model in Settings or pass --model")]
+    NoTokenCount,
 }

@@ -9,17 +9,20 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::ingest::{self, Document};
-use crate::model::{self, Engine, GenerateOptions, Sampling, StopReason};
+use crate::model::StopReason;
 use crate::plan::{self, PassKind, Plan, PlanOptions, Speed, Strategy};
 use crate::prompt::{Lang, PromptFamily, SummaryMode, TaskSpec};
-use crate::store::{self, ChunkStats, JobId, JobRecord, JobStatus, NewJob, Store, TaskKind};
+use crate::store::{
+    self, ChunkStats, JobId, JobRecord, JobStatus, NewJob, SpeedRecord, Store, TaskKind,
+};
 
+use super::engine::{ChatTurn, JobEngine};
 use super::events::JobEvent;
 use super::glossary::Glossary;
 use super::result::{check_against, FigureMark, Findings, JobResult};
 use super::summarize::{self, PassInput};
 use super::translate;
-use super::{speed, TaskError};
+use super::TaskError;
 
 /// Repetition penalty for every pass: the Index demo's greedy setting.
 pub const REPETITION_PENALTY: f32 = 1.1;
@@ -37,6 +40,16 @@ pub struct JobRequest {
     pub context: Option<usize>,
     /// A user glossary (TSV/CSV, English and Chinese) on top of the shipped one.
     pub glossary: Option<PathBuf>,
+    /// Run on this OpenAI-compatible server instead of in this process
+    /// (`model` is then the same model here, for its prompts, or empty).
+    pub server: Option<ServerRef>,
+}
+
+/// Which server and model a job runs on (no key: keys are not stored).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ServerRef {
+    pub url: String,
+    pub model: String,
 }
 
 /// The settings stored with a job; they make its reuse key.
@@ -53,6 +66,8 @@ pub struct JobSettings {
     /// sha256 of the user glossary when the job was made: editing it makes a new job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub glossary_sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<ServerRef>,
     pub repetition_penalty: f32,
 }
 
@@ -105,6 +120,7 @@ pub fn submit(store: &mut Store, req: &JobRequest) -> Result<JobId, TaskError> {
         context: req.context,
         glossary: req.glossary.clone(),
         glossary_sha256,
+        server: req.server.clone(),
         repetition_penalty: REPETITION_PENALTY,
     };
     let task = match req.task {
@@ -112,11 +128,16 @@ pub fn submit(store: &mut Store, req: &JobRequest) -> Result<JobId, TaskError> {
         TaskSpec::Translate { .. } => TaskKind::Translate,
     };
     let model_path = std::fs::canonicalize(&req.model).unwrap_or_else(|_| req.model.clone());
+    let model_id = match &req.server {
+        // The server's model is what answers; its speed is the server's.
+        Some(s) => format!("{}@{}", s.model, s.url),
+        None => model_id(&model_path),
+    };
     Ok(store.create_job(NewJob {
         document_sha256: sha,
         task,
         model_path: model_path.display().to_string(),
-        model_id: model_id(&model_path),
+        model_id,
         settings: serde_json::to_value(&settings).expect("settings serialise"),
         reuse: true,
     })?)
@@ -208,7 +229,7 @@ pub fn edit_translation(
 /// `cancel` stops within one prefill chunk or token; finished passes stay stored.
 pub fn run_job(
     store: &mut Store,
-    engine: &mut Engine,
+    engine: &mut dyn JobEngine,
     id: JobId,
     cancel: Option<Arc<AtomicBool>>,
     on_event: &mut dyn FnMut(&JobEvent),
@@ -223,7 +244,7 @@ pub fn run_job(
         return Ok(JobOutcome::Done(Box::new(result)));
     }
     store.set_status(id, JobStatus::Running)?;
-    store.set_device(id, &engine.device.to_string())?;
+    store.set_device(id, &engine.device())?;
     let mut run = Run {
         store,
         engine,
@@ -265,7 +286,7 @@ impl Measured {
 
 struct Run<'a> {
     store: &'a mut Store,
-    engine: &'a mut Engine,
+    engine: &'a mut dyn JobEngine,
     job: JobRecord,
     cancel: Arc<AtomicBool>,
     on_event: &'a mut dyn FnMut(&JobEvent),
@@ -291,8 +312,7 @@ impl Run<'_> {
     fn go(&mut self) -> Result<JobOutcome, TaskError> {
         let settings = job_settings(&self.job)?;
         let doc = self.store.get_document(&self.job.document_sha256)?;
-        let info = model::inspect(&self.engine.path)?;
-        let family = info.prompt_family();
+        let family = self.engine.prompt_family();
         let plan = self.plan(&doc, family, &settings)?;
         self.emit(JobEvent::Planned {
             job: self.id(),
@@ -333,8 +353,15 @@ impl Run<'_> {
         let result = self.finish(&doc, &plan, &outputs)?;
         self.store
             .finish_job(self.id(), &result.stored_output(), result.findings())?;
-        if let (Some(s), Ok(dir)) = (self.measured.speed(), store::data_dir()) {
-            speed::record(&dir, &self.job.model_id, s);
+        if let Some(s) = self.measured.speed() {
+            // The estimate is a convenience: a failure to record it is not the job's.
+            let _ = self.store.record_speed(
+                &self.job.model_id,
+                SpeedRecord {
+                    prefill_tokens_per_s: s.prefill_tokens_per_s,
+                    decode_tokens_per_s: s.decode_tokens_per_s,
+                },
+            );
         }
         self.emit(JobEvent::Finished {
             job: self.id(),
@@ -371,12 +398,11 @@ impl Run<'_> {
             context_override: s.context,
             ..Default::default()
         };
-        let context = self.engine.model.max_positions();
-        let speed = store::data_dir()
-            .ok()
-            .and_then(|d| speed::load(&d, &self.job.model_id));
-        let plan =
-            plan::make_plan(doc, family, context, &self.engine.tokenizer, &opts)?.with_speed(speed);
+        let context = self.engine.context_length();
+        let speed = speed_of(self.store, &self.job.model_id);
+        let mut plan =
+            plan::make_plan(doc, family, context, self.engine.counter(), &opts)?.with_speed(speed);
+        plan.approximate = !self.engine.exact_counts();
         self.store
             .save_plan(self.id(), &plan, plan.passes.len() as u32)?;
         self.job.plan = Some(serde_json::to_value(&plan).expect("plans serialise"));
@@ -400,8 +426,8 @@ impl Run<'_> {
                 let chunk = &plan.chunks[pass.chunk.expect("map passes read a chunk")];
                 let parts = plan.chunks.len();
                 let earlier: Vec<&str> = outputs[..i].iter().map(String::as_str).collect();
-                let tok = &self.engine.tokenizer;
-                let count = |s: &str| tok.count(s).unwrap_or(s.len());
+                let tok = self.engine.counter();
+                let count = |s: &str| tok.count(s);
                 let carried = summarize::carry_figures(&earlier, pass.carry_tokens, &count);
                 summarize::map_input(family, lang, chunk.index + 1, parts, &carried, chunk)
             }
@@ -429,12 +455,12 @@ impl Run<'_> {
         finished: &std::collections::BTreeMap<u32, store::ChunkRecord>,
     ) -> Result<Option<String>, TaskError> {
         let pass = &plan.passes[i];
-        let ids = self.engine.chat_prompt(Some(&input.system), &input.user)?;
-        let hash = input_hash(&ids, pass.max_output_tokens);
-        if let Some(out) = self.reuse(i, plan.passes.len(), &hash, ids.len(), finished)? {
+        let turn = self.engine.turn(&input.system, &input.user)?;
+        let hash = input_hash(&turn.identity, pass.max_output_tokens);
+        if let Some(out) = self.reuse(i, plan.passes.len(), &hash, turn.tokens, finished)? {
             return Ok(Some(out));
         }
-        let Some(ans) = self.generate(i, &ids, pass.max_output_tokens)? else {
+        let Some(ans) = self.generate(i, &turn, pass.max_output_tokens)? else {
             return Ok(None);
         };
         let text = if ans.stop == StopReason::Eos || ans.stop == StopReason::Stop {
@@ -466,16 +492,16 @@ impl Run<'_> {
         let units = translate::units_of(doc, chunk);
         let texts: Vec<&str> = units.iter().map(|u| u.text.as_str()).collect();
         let input = translate::batch_input(family, to, glossary, &texts);
-        let ids = self.engine.chat_prompt(Some(&input.system), &input.user)?;
-        let hash = input_hash(&ids, pass.max_output_tokens);
-        if let Some(out) = self.reuse(i, plan.passes.len(), &hash, ids.len(), finished)? {
+        let turn = self.engine.turn(&input.system, &input.user)?;
+        let hash = input_hash(&turn.identity, pass.max_output_tokens);
+        if let Some(out) = self.reuse(i, plan.passes.len(), &hash, turn.tokens, finished)? {
             return Ok(Some(out));
         }
         let mut stats = ChunkStats::default();
         let mut got: Vec<Option<String>> = if units.is_empty() {
             Vec::new()
         } else {
-            let Some(ans) = self.generate(i, &ids, pass.max_output_tokens)? else {
+            let Some(ans) = self.generate(i, &turn, pass.max_output_tokens)? else {
                 return Ok(None);
             };
             add(&mut stats, ans.stats);
@@ -487,10 +513,10 @@ impl Run<'_> {
                 continue;
             }
             let input = translate::single_input(family, to, glossary, &units[k].text);
-            let ids = self.engine.chat_prompt(Some(&input.system), &input.user)?;
-            let budget = (self.engine.tokenizer.count(&units[k].text)? * 3 + 32)
+            let turn = self.engine.turn(&input.system, &input.user)?;
+            let budget = (self.engine.counter().count(&units[k].text) * 3 + 32)
                 .min(pass.max_output_tokens.max(64));
-            let Some(ans) = self.generate(i, &ids, budget)? else {
+            let Some(ans) = self.generate(i, &turn, budget)? else {
                 return Ok(None);
             };
             add(&mut stats, ans.stats);
@@ -552,21 +578,9 @@ impl Run<'_> {
     fn generate(
         &mut self,
         pass: usize,
-        ids: &[u32],
+        turn: &ChatTurn,
         max_new: usize,
     ) -> Result<Option<Answer>, TaskError> {
-        let room = self
-            .engine
-            .model
-            .max_positions()
-            .saturating_sub(ids.len() + 1);
-        let opts = GenerateOptions {
-            max_new_tokens: max_new.min(room).max(1),
-            sampling: Sampling::Greedy,
-            repetition_penalty: REPETITION_PENALTY,
-            cancel: Some(self.cancel.clone()),
-            ..Default::default()
-        };
         let job = self.id();
         let started = Instant::now();
         let hold = test_hold(&self.job);
@@ -574,10 +588,12 @@ impl Run<'_> {
         let mut written = 0usize;
         // Both callbacks forward events as they happen; they share the sink.
         let sink = std::cell::RefCell::new(&mut *self.on_event);
-        let gen = self.engine.generate(
-            ids,
-            &opts,
-            |t| {
+        let gen = self.engine.write(
+            turn,
+            max_new,
+            REPETITION_PENALTY,
+            &self.cancel,
+            &mut |t| {
                 (sink.borrow_mut())(&JobEvent::Token {
                     job,
                     pass,
@@ -589,7 +605,7 @@ impl Run<'_> {
                     hold_until_cancelled(&cancel);
                 }
             },
-            |p| {
+            &mut |p| {
                 (sink.borrow_mut())(&JobEvent::Prefill {
                     job,
                     pass,
@@ -598,19 +614,19 @@ impl Run<'_> {
                 })
             },
         )?;
-        if gen.stats.stop_reason == StopReason::Cancelled {
+        if gen.stop == StopReason::Cancelled {
             return Ok(None);
         }
-        self.measured.prefill_tokens += gen.stats.prompt_tokens;
-        self.measured.prefill_s += gen.stats.prefill_seconds;
-        self.measured.decode_tokens += gen.stats.generated_tokens;
-        self.measured.decode_s += gen.stats.decode_seconds;
+        self.measured.prefill_tokens += gen.prompt_tokens;
+        self.measured.prefill_s += gen.prefill_seconds;
+        self.measured.decode_tokens += gen.generated_tokens;
+        self.measured.decode_s += gen.decode_seconds;
         Ok(Some(Answer {
             text: gen.text,
-            stop: gen.stats.stop_reason,
+            stop: gen.stop,
             stats: ChunkStats {
-                tokens_in: gen.stats.prompt_tokens as u32,
-                tokens_out: gen.stats.generated_tokens as u32,
+                tokens_in: gen.prompt_tokens as u32,
+                tokens_out: gen.generated_tokens as u32,
                 elapsed_ms: started.elapsed().as_millis() as u64,
             },
         }))
@@ -731,14 +747,28 @@ fn add(total: &mut ChunkStats, s: ChunkStats) {
     total.elapsed_ms += s.elapsed_ms;
 }
 
-/// What the model was given, exactly: prompt ids and the answer budget.
-fn input_hash(ids: &[u32], max_new: usize) -> String {
-    let mut bytes = Vec::with_capacity(ids.len() * 4 + 8);
-    for id in ids {
-        bytes.extend_from_slice(&id.to_le_bytes());
-    }
+/// What the model was given, exactly (the turn's identity: prompt ids, or
+/// the messages a server is sent) and the answer budget.
+fn input_hash(identity: &[u8], max_new: usize) -> String {
+    let mut bytes = Vec::with_capacity(identity.len() + 8);
+    bytes.extend_from_slice(identity);
     bytes.extend_from_slice(&(max_new as u64).to_le_bytes());
     store::sha256_hex(&bytes)
+}
+
+/// The speed measured for `model_id` on this machine, if any.
+pub fn speed_of(store: &Store, model_id: &str) -> Option<Speed> {
+    store.speed(model_id).ok().flatten().map(|s| Speed {
+        prefill_tokens_per_s: s.prefill_tokens_per_s,
+        decode_tokens_per_s: s.decode_tokens_per_s,
+    })
+}
+
+/// The speed measured here for the model at `model_path` (the plan shown
+/// before a run says how long it should take).
+pub fn measured_speed(store: &Store, model_path: &Path) -> Option<Speed> {
+    let path = std::fs::canonicalize(model_path).unwrap_or_else(|_| model_path.to_path_buf());
+    speed_of(store, &model_id(&path))
 }
 
 /// Each pair's figures checked against its own source block first (the

@@ -5,8 +5,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressStyle};
+use reportlens::app::{AppError, Core, EngineSettings};
 use reportlens::export::{self, ExportFormat};
-use reportlens::model::{device, load_engine, LoadOptions};
+use reportlens::model::device;
 use reportlens::store::{JobId, Store};
 use reportlens::tasks::{self, JobEvent, JobOutcome, JobRequest, JobResult, TaskError};
 use reportlens::{Lang, Strategy, SummaryMode, TaskSpec};
@@ -24,6 +25,8 @@ pub struct RunArgs {
     device: crate::DeviceArgs,
     #[command(flatten)]
     kv: crate::KvArgs,
+    #[command(flatten)]
+    pub engine: crate::EngineArgs,
     /// Print the result (and its figure findings) as JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -111,68 +114,82 @@ pub fn summarize(a: SummarizeArgs) -> anyhow::Result<()> {
             Mode::Financial => SummaryMode::Financial,
         },
     };
+    let core = crate::core()?;
+    let engine = engine_settings(&core, &a.run)?;
     let req = JobRequest {
         file: a.file,
-        model: crate::resolve_model(a.model)?,
+        model: crate::job_model(&core, a.model, &engine)?,
         task,
         strategy: a.strategy,
         context: a.run.context,
         glossary: None,
+        server: crate::server_ref(&engine),
     };
-    submit_and_run(req, &a.run, false)
+    submit_and_run(&core, req, &engine, &a.run, false)
 }
 
 pub fn translate(a: TranslateArgs) -> anyhow::Result<()> {
+    let core = crate::core()?;
+    let engine = engine_settings(&core, &a.run)?;
     let req = JobRequest {
         file: a.file,
-        model: crate::resolve_model(a.model)?,
+        model: crate::job_model(&core, a.model, &engine)?,
         task: TaskSpec::Translate { to: a.to },
         strategy: None,
         context: a.run.context,
         glossary: a.glossary,
+        server: crate::server_ref(&engine),
     };
-    submit_and_run(req, &a.run, !a.target_only)
+    submit_and_run(&core, req, &engine, &a.run, !a.target_only)
 }
 
-fn submit_and_run(req: JobRequest, run: &RunArgs, bilingual: bool) -> anyhow::Result<()> {
-    let mut store = Store::open_default().map_err(crate::user)?;
-    let model = req.model.clone();
+fn submit_and_run(
+    core: &Core,
+    req: JobRequest,
+    engine: &EngineSettings,
+    run: &RunArgs,
+    bilingual: bool,
+) -> anyhow::Result<()> {
+    let mut store = core.store().map_err(crate::user)?;
     let id = tasks::submit(&mut store, &req).map_err(task_err)?;
     eprintln!("job {id}");
-    execute(&mut store, id, &model, run, bilingual)
+    execute(core, id, engine, run, bilingual)
 }
 
 pub fn resume(a: ResumeArgs) -> anyhow::Result<()> {
-    let mut store = Store::open_default().map_err(crate::user)?;
-    let job = store.get_job(a.job).map_err(crate::user)?;
-    let model = PathBuf::from(&job.model_path);
+    let core = crate::core()?;
+    let job = core
+        .store()
+        .and_then(|s| Ok(s.get_job(a.job)?))
+        .map_err(crate::user)?;
     let bilingual = job.task == reportlens::store::TaskKind::Translate;
     eprintln!(
         "resuming job {} ({} of its passes are done)",
         job.id, job.done_chunks
     );
-    execute(&mut store, a.job, &model, &a.run, bilingual)
+    let engine = engine_settings(&core, &a.run)?;
+    execute(&core, a.job, &engine, &a.run, bilingual)
 }
 
-fn execute(
-    store: &mut Store,
-    id: JobId,
-    model: &Path,
-    run: &RunArgs,
-    bilingual: bool,
-) -> anyhow::Result<()> {
+/// The engine for this run: the flags, else the choices in Settings.
+fn engine_settings(core: &Core, run: &RunArgs) -> anyhow::Result<EngineSettings> {
     if let Some(n) = run.threads {
         device::set_cpu_threads(n);
     }
-    let job = store.get_job(id).map_err(crate::user)?;
-    let settings = tasks::job_settings(&job).map_err(task_err)?;
-    let load = LoadOptions {
+    Ok(EngineSettings {
         device: crate::resolve_device(&run.device)?,
-        kv_type: run.kv.kv_type(),
-        max_tokens: settings.context.or(run.context),
-        ..Default::default()
-    };
-    let mut engine = load_engine(model, &load).map_err(crate::user)?;
+        kv: run.kv.kv_type(),
+        server: run.engine.server(core)?,
+    })
+}
+
+fn execute(
+    core: &Core,
+    id: JobId,
+    engine: &EngineSettings,
+    run: &RunArgs,
+    bilingual: bool,
+) -> anyhow::Result<()> {
     let cancel = Arc::new(AtomicBool::new(false));
     {
         let c = cancel.clone();
@@ -185,9 +202,9 @@ fn execute(
         });
     }
     let mut bar = Bar::new();
-    let outcome = tasks::run_job(store, &mut engine, id, Some(cancel), &mut |e| bar.event(e));
+    let outcome = core.run_job(id, engine, cancel, &mut |e| bar.event(e));
     bar.done();
-    match outcome.map_err(task_err)? {
+    match outcome.map_err(app_err)? {
         JobOutcome::Cancelled { passes_done } => Err(crate::user(format!(
             "job {id} cancelled after {passes_done} passes; `reportlens resume {id}` continues it"
         ))),
@@ -278,6 +295,14 @@ pub fn export_job(a: ExportArgs) -> anyhow::Result<()> {
     write_export(&result, &a.out, a.bilingual)?;
     eprintln!("wrote {}", a.out.display());
     Ok(())
+}
+
+/// `task_err` for the core's errors.
+fn app_err(e: AppError) -> anyhow::Error {
+    match e {
+        AppError::Task(t) => task_err(t),
+        other => crate::user(other),
+    }
 }
 
 /// Engine failures inside a job are internal errors; everything else
@@ -372,7 +397,16 @@ impl Bar {
                         .println(format!("pass {}: reused from the store", pass + 1));
                 }
             }
-            JobEvent::Finished { .. } | JobEvent::Cancelled { .. } | JobEvent::Failed { .. } => {}
+            JobEvent::ModelLoading { model, .. } => {
+                self.pb.set_message(format!("loading {}", model.display()));
+            }
+            JobEvent::ModelLoaded { device, .. } => {
+                self.pb.set_message(format!("running on {device}"));
+            }
+            JobEvent::Queued { .. }
+            | JobEvent::Finished { .. }
+            | JobEvent::Cancelled { .. }
+            | JobEvent::Failed { .. } => {}
         }
     }
 

@@ -62,7 +62,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(note) = doc.no_text_note() {
         eprintln!("note: {}: {note}", doc.name);
     }
-    let full = full.map(|p| p.with_speed(reportlens::tasks::measured_speed(&model)));
+    let speed = reportlens::store::Store::open_default()
+        .ok()
+        .and_then(|s| reportlens::tasks::measured_speed(&s, &model));
+    let full = full.map(|p| p.with_speed(speed));
     if args.json {
         let mut v = serde_json::to_value(&fp)?;
         if let Some(p) = &full {

@@ -1,0 +1,228 @@
+//! The persisted queue: many reports queued at once, run one after another
+//! on the local engine (or several at once on a server), paused, resumed,
+//! cancelled, reordered and removed. The order and states live in the store,
+//! so a restart or a crash loses nothing; this adds the jobs in flight.
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::store::{JobId, JobStatus, QueueEntry, QueueState};
+use crate::tasks::{self, JobEvent, JobOutcome, JobRequest};
+
+use super::{AppError, Core, EngineSettings};
+
+/// What a cancelled run means for its place in the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AfterStop {
+    /// Out of the queue; its finished passes stay (resumable from History).
+    Cancel,
+    /// Keeps its place, skipped until resumed.
+    Pause,
+}
+
+#[derive(Debug)]
+struct InFlight {
+    cancel: Arc<AtomicBool>,
+    after: AfterStop,
+}
+
+/// The jobs the queue's workers are running now, and how to stop them.
+#[derive(Debug, Default)]
+pub struct QueueControl {
+    running: Mutex<HashMap<JobId, InFlight>>,
+    /// Workers take no new job once set (the window is closing).
+    stopping: AtomicBool,
+}
+
+impl QueueControl {
+    fn stop(&self, job: JobId, after: AfterStop) -> bool {
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        match running.get_mut(&job) {
+            Some(f) => {
+                f.after = after;
+                f.cancel.store(true, Ordering::SeqCst);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Jobs running now.
+    pub fn running(&self) -> Vec<JobId> {
+        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        running.keys().copied().collect()
+    }
+
+    /// Let the jobs in flight finish their pass and take no new ones.
+    pub fn stop_all(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        for f in running.values() {
+            f.cancel.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+impl Core {
+    /// Extracts each file and queues one job per file with `task`; a file
+    /// that cannot be read is reported with its reason and queues nothing.
+    pub fn queue_files(
+        &self,
+        files: &[PathBuf],
+        template: &JobRequest,
+        on_event: &mut dyn FnMut(&JobEvent),
+    ) -> Vec<Result<JobId, (PathBuf, AppError)>> {
+        let mut out = Vec::with_capacity(files.len());
+        for f in files {
+            let req = JobRequest {
+                file: f.clone(),
+                ..template.clone()
+            };
+            out.push(self.queue_one(&req, on_event).map_err(|e| (f.clone(), e)));
+        }
+        out
+    }
+
+    fn queue_one(
+        &self,
+        req: &JobRequest,
+        on_event: &mut dyn FnMut(&JobEvent),
+    ) -> Result<JobId, AppError> {
+        let mut store = self.store()?;
+        let id = tasks::submit(&mut store, req)?;
+        store.enqueue(id)?;
+        let position = store
+            .queue()?
+            .iter()
+            .position(|e| e.job.id == id)
+            .unwrap_or(0);
+        on_event(&JobEvent::Queued { job: id, position });
+        Ok(id)
+    }
+
+    /// The queue in order.
+    pub fn queue(&self) -> Result<Vec<QueueEntry>, AppError> {
+        Ok(self.store()?.queue()?)
+    }
+
+    /// At start-up: jobs a crashed run had taken wait again in their places.
+    pub fn recover_queue(&self) -> Result<usize, AppError> {
+        Ok(self.store()?.recover_queue()?)
+    }
+
+    /// Runs queued jobs until none waits (or `control.stop_all`), `parallel`
+    /// at a time on a server, one at a time on this machine's engine.
+    pub fn run_queue(
+        &self,
+        engine: &EngineSettings,
+        parallel: usize,
+        control: &QueueControl,
+        on_event: &(dyn Fn(&JobEvent) + Sync),
+    ) -> Result<(), AppError> {
+        let workers = if engine.server.is_some() {
+            parallel.max(1)
+        } else {
+            1
+        };
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..workers)
+                .map(|_| s.spawn(|| self.queue_worker(engine, control, on_event)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or(Ok(())))
+                .collect::<Result<Vec<()>, AppError>>()
+        })?;
+        Ok(())
+    }
+
+    fn queue_worker(
+        &self,
+        engine: &EngineSettings,
+        control: &QueueControl,
+        on_event: &(dyn Fn(&JobEvent) + Sync),
+    ) -> Result<(), AppError> {
+        let mut store = self.store()?;
+        while !control.stopping.load(Ordering::SeqCst) {
+            let Some(id) = store.claim_next()? else {
+                return Ok(());
+            };
+            let cancel = Arc::new(AtomicBool::new(false));
+            control
+                .running
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(
+                    id,
+                    InFlight {
+                        cancel: cancel.clone(),
+                        after: AfterStop::Cancel,
+                    },
+                );
+            let outcome = self.run_job(id, engine, cancel, &mut |e| on_event(e));
+            let after = control
+                .running
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&id)
+                .map(|f| f.after);
+            match outcome {
+                Ok(JobOutcome::Cancelled { .. })
+                    if after == Some(AfterStop::Pause)
+                        || control.stopping.load(Ordering::SeqCst) =>
+                {
+                    // Paused, or the app is closing: it keeps its place.
+                    let state = if after == Some(AfterStop::Pause) {
+                        QueueState::Paused
+                    } else {
+                        QueueState::Waiting
+                    };
+                    store.set_queue_state(id, state)?;
+                }
+                // Done, cancelled or failed (the runner stored which and sent
+                // its event): out of the queue, in the history.
+                _ => store.dequeue(id)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Pauses a job: a running one stops within a token and keeps its
+    /// finished passes and its place; a waiting one is skipped until resumed.
+    pub fn pause_job(&self, id: JobId, control: &QueueControl) -> Result<(), AppError> {
+        if !control.stop(id, AfterStop::Pause) {
+            self.store()?.set_queue_state(id, QueueState::Paused)?;
+        }
+        Ok(())
+    }
+
+    /// Lets a paused (or cancelled, failed) job run again in its turn.
+    pub fn resume_job(&self, id: JobId) -> Result<(), AppError> {
+        let store = self.store()?;
+        match store.queue_state(id)? {
+            Some(QueueState::Running) => Ok(()),
+            Some(_) => Ok(store.set_queue_state(id, QueueState::Waiting)?),
+            None => Ok(store.enqueue(id)?),
+        }
+    }
+
+    /// Cancels a job: a running one stops within a token, a waiting one
+    /// leaves the queue; either keeps its finished passes in the history.
+    pub fn cancel_job(&self, id: JobId, control: &QueueControl) -> Result<(), AppError> {
+        if control.stop(id, AfterStop::Cancel) {
+            return Ok(());
+        }
+        let store = self.store()?;
+        store.dequeue(id)?;
+        if store.get_job(id)?.status != JobStatus::Done {
+            store.set_status(id, JobStatus::Cancelled)?;
+        }
+        Ok(())
+    }
+
+    /// Moves a queued job to place `to` (0-based).
+    pub fn move_job(&self, id: JobId, to: usize) -> Result<(), AppError> {
+        Ok(self.store()?.move_in_queue(id, to)?)
+    }
+}

@@ -1,0 +1,344 @@
+//! What a job's passes run on: the local engine (candle, in this process) or
+//! an OpenAI-compatible server. The runner sees only this trait, so plans,
+//! prompts, checkpoints and figure checks are the same for both.
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::model::{self, Engine, GenerateOptions, Progress, Sampling, StopReason};
+use crate::plan::TokenCounter;
+use crate::prompt::PromptFamily;
+use crate::remote::{ChatOptions, Finish, Server};
+
+use super::TaskError;
+
+/// llama.cpp's penalty window (`repeat_last_n`), the local engine's too.
+pub const REPEAT_LAST_N: usize = 64;
+
+/// One chat turn, ready for the engine that made it.
+#[derive(Debug, Clone)]
+pub struct ChatTurn {
+    pub system: String,
+    pub user: String,
+    /// The prompt's ids where the engine is local.
+    ids: Option<Vec<u32>>,
+    /// Prompt tokens (the server's count, or ours where it cannot count).
+    pub tokens: usize,
+    /// What the model is given, exactly, for the reuse key of a pass.
+    pub identity: Vec<u8>,
+}
+
+/// A written answer and what it cost.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub text: String,
+    pub stop: StopReason,
+    pub prompt_tokens: usize,
+    pub generated_tokens: usize,
+    pub prefill_seconds: f64,
+    pub decode_seconds: f64,
+}
+
+/// An engine a job runs on.
+pub trait JobEngine {
+    /// Where the passes run, for the history ("cpu", "cuda", "server URL").
+    fn device(&self) -> String;
+    /// Tokens one pass may hold, prompt and answer together.
+    fn context_length(&self) -> usize;
+    /// The prompts the model was trained for.
+    fn prompt_family(&self) -> PromptFamily;
+    /// Counts tokens as the model does (or as near as it can).
+    fn counter(&self) -> &dyn TokenCounter;
+    /// Whether `counter` is the model's own count, not an approximation.
+    fn exact_counts(&self) -> bool;
+    fn turn(&self, system: &str, user: &str) -> Result<ChatTurn, TaskError>;
+    /// Writes the answer to `turn`, greedy with the job's repetition penalty,
+    /// streaming text. Cancelling returns `StopReason::Cancelled`.
+    fn write(
+        &mut self,
+        turn: &ChatTurn,
+        max_new: usize,
+        repetition_penalty: f32,
+        cancel: &Arc<AtomicBool>,
+        on_text: &mut dyn FnMut(&str),
+        on_prefill: &mut dyn FnMut(Progress),
+    ) -> Result<Written, TaskError>;
+}
+
+impl JobEngine for Engine {
+    fn device(&self) -> String {
+        self.device.to_string()
+    }
+
+    fn context_length(&self) -> usize {
+        self.model.max_positions()
+    }
+
+    fn prompt_family(&self) -> PromptFamily {
+        model::inspect(&self.path)
+            .map(|i| PromptFamily::of_model(&i))
+            .unwrap_or(PromptFamily::Generic)
+    }
+
+    fn counter(&self) -> &dyn TokenCounter {
+        &self.tokenizer
+    }
+
+    fn exact_counts(&self) -> bool {
+        true
+    }
+
+    fn turn(&self, system: &str, user: &str) -> Result<ChatTurn, TaskError> {
+        let ids = self.chat_prompt(Some(system), user)?;
+        let mut identity = Vec::with_capacity(ids.len() * 4);
+        for id in &ids {
+            identity.extend_from_slice(&id.to_le_bytes());
+        }
+        Ok(ChatTurn {
+            system: system.to_string(),
+            user: user.to_string(),
+            tokens: ids.len(),
+            ids: Some(ids),
+            identity,
+        })
+    }
+
+    fn write(
+        &mut self,
+        turn: &ChatTurn,
+        max_new: usize,
+        repetition_penalty: f32,
+        cancel: &Arc<AtomicBool>,
+        on_text: &mut dyn FnMut(&str),
+        on_prefill: &mut dyn FnMut(Progress),
+    ) -> Result<Written, TaskError> {
+        let ids = match &turn.ids {
+            Some(ids) => ids.clone(),
+            None => self.chat_prompt(Some(&turn.system), &turn.user)?,
+        };
+        let room = self.model.max_positions().saturating_sub(ids.len() + 1);
+        let opts = GenerateOptions {
+            max_new_tokens: max_new.min(room).max(1),
+            sampling: Sampling::Greedy,
+            repetition_penalty,
+            repeat_last_n: REPEAT_LAST_N,
+            cancel: Some(cancel.clone()),
+            ..Default::default()
+        };
+        let gen = self.generate(&ids, &opts, on_text, on_prefill)?;
+        Ok(Written {
+            text: gen.text,
+            stop: gen.stats.stop_reason,
+            prompt_tokens: gen.stats.prompt_tokens,
+            generated_tokens: gen.stats.generated_tokens,
+            prefill_seconds: gen.stats.prefill_seconds,
+            decode_seconds: gen.stats.decode_seconds,
+        })
+    }
+}
+
+/// An OpenAI-compatible server, with the local tokenizer of the same model
+/// to count where the server cannot (then plans are approximate).
+pub struct ServerEngine {
+    server: Server,
+    family: PromptFamily,
+    fallback: Option<model::TextTokenizer>,
+    /// The server's context, else the one the user gave, else 4096.
+    context_length: usize,
+}
+
+/// Context assumed when neither the server nor the user says: the smallest
+/// any current instruct model has.
+const ASSUMED_SERVER_CONTEXT: usize = 4096;
+
+impl ServerEngine {
+    /// `local_model`: the same model's file or folder here, for its prompt
+    /// family and, where the server has no `/tokenize`, its tokenizer.
+    pub fn new(
+        server: Server,
+        local_model: Option<&std::path::Path>,
+        context: Option<usize>,
+    ) -> Result<Self, TaskError> {
+        let info = local_model.map(model::inspect).transpose()?;
+        let family = match &info {
+            Some(i) => PromptFamily::of_model(i),
+            // Without a local copy, the served name says whether it is Index.
+            None if server.config().model.to_lowercase().contains("index") => PromptFamily::Index,
+            None => PromptFamily::Generic,
+        };
+        let fallback = match (server.can_tokenize(), local_model) {
+            (true, _) => None,
+            (false, Some(m)) => Some(model::load_tokenizer(m)?),
+            (false, None) => return Err(TaskError::NoTokenCount),
+        };
+        let context_length = server
+            .context_length()
+            .or(context)
+            .unwrap_or(ASSUMED_SERVER_CONTEXT);
+        Ok(ServerEngine {
+            server,
+            family,
+            fallback,
+            context_length,
+        })
+    }
+
+    pub fn server(&self) -> &Server {
+        &self.server
+    }
+}
+
+/// Counts with the server; a count that fails (the server went away) is
+/// reported as the length in bytes, which never undercounts.
+impl TokenCounter for ServerEngine {
+    fn count(&self, text: &str) -> usize {
+        match &self.fallback {
+            Some(t) => t.count(text).unwrap_or(text.len()),
+            None => self.server.count(text).unwrap_or(text.len()),
+        }
+    }
+
+    /// The longest prefix of at most `head` tokens and the longest suffix of
+    /// at most `tail`, found by bisection on character boundaries (a server
+    /// counts; it does not cut).
+    fn head_tail(&self, text: &str, head: usize, tail: usize) -> (String, String) {
+        if let Some(t) = &self.fallback {
+            return t.head_tail(text, head, tail);
+        }
+        let bounds: Vec<usize> = text
+            .char_indices()
+            .map(|(i, _)| i)
+            .chain([text.len()])
+            .collect();
+        // The largest k with fits(k), fits monotone and fits(0) true.
+        let largest = |fits: &dyn Fn(usize) -> bool| {
+            let (mut lo, mut hi) = (0, bounds.len() - 1);
+            while lo < hi {
+                let mid = (lo + hi + 1) / 2;
+                if fits(mid) {
+                    lo = mid;
+                } else {
+                    hi = mid - 1;
+                }
+            }
+            lo
+        };
+        let h = largest(&|k| self.count(&text[..bounds[k]]) <= head);
+        let rest = &text[bounds[h]..];
+        let rb: Vec<usize> = rest
+            .char_indices()
+            .map(|(i, _)| i)
+            .chain([rest.len()])
+            .collect();
+        let n = rb.len() - 1;
+        let (mut lo, mut hi) = (0, n);
+        while lo < hi {
+            let mid = (lo + hi + 1) / 2;
+            if self.count(&rest[rb[n - mid]..]) <= tail {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        (
+            text[..bounds[h]].to_string(),
+            rest[rb[n - lo]..].to_string(),
+        )
+    }
+}
+
+/// Tokens a chat template adds around the system and user turns (role
+/// markers, separators): a generous bound for ChatML, Llama 3, Gemma, Index.
+const CHAT_MARKUP_TOKENS: usize = 16;
+
+impl JobEngine for ServerEngine {
+    fn device(&self) -> String {
+        format!("server {}", self.server.config().root())
+    }
+
+    fn context_length(&self) -> usize {
+        self.context_length
+    }
+
+    fn prompt_family(&self) -> PromptFamily {
+        self.family
+    }
+
+    fn counter(&self) -> &dyn TokenCounter {
+        self
+    }
+
+    fn exact_counts(&self) -> bool {
+        self.fallback.is_none()
+    }
+
+    fn turn(&self, system: &str, user: &str) -> Result<ChatTurn, TaskError> {
+        let tokens = self.count(system) + self.count(user) + CHAT_MARKUP_TOKENS;
+        let mut identity = Vec::with_capacity(system.len() + user.len() + 1);
+        identity.extend_from_slice(system.as_bytes());
+        identity.push(0);
+        identity.extend_from_slice(user.as_bytes());
+        Ok(ChatTurn {
+            system: system.to_string(),
+            user: user.to_string(),
+            ids: None,
+            tokens,
+            identity,
+        })
+    }
+
+    fn write(
+        &mut self,
+        turn: &ChatTurn,
+        max_new: usize,
+        repetition_penalty: f32,
+        cancel: &Arc<AtomicBool>,
+        on_text: &mut dyn FnMut(&str),
+        _on_prefill: &mut dyn FnMut(Progress),
+    ) -> Result<Written, TaskError> {
+        let room = self.context_length.saturating_sub(turn.tokens + 1);
+        let opts = ChatOptions {
+            max_tokens: max_new.min(room).max(1),
+            repetition_penalty,
+            repeat_last_n: REPEAT_LAST_N,
+        };
+        let started = Instant::now();
+        let answer = self
+            .server
+            .chat(&turn.system, &turn.user, &opts, cancel, on_text)?;
+        let stop = match answer.finish {
+            Finish::Stop => StopReason::Eos,
+            Finish::Length => StopReason::MaxTokens,
+            Finish::Cancelled => StopReason::Cancelled,
+        };
+        let total = started.elapsed().as_secs_f64();
+        let prefill = answer
+            .first_text_after
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(total);
+        let generated = answer
+            .completion_tokens
+            .unwrap_or_else(|| self.count(&answer.text));
+        let prompt_tokens = answer.prompt_tokens.unwrap_or(turn.tokens);
+        // The server's own clock where it says (no network, no queueing).
+        let w = match answer.server_times {
+            Some(t) => Written {
+                prompt_tokens: t.prompt_tokens,
+                generated_tokens: t.generated_tokens,
+                prefill_seconds: t.prefill.as_secs_f64(),
+                decode_seconds: t.decode.as_secs_f64(),
+                text: answer.text,
+                stop,
+            },
+            None => Written {
+                prompt_tokens,
+                generated_tokens: generated,
+                prefill_seconds: prefill,
+                decode_seconds: (total - prefill).max(0.0),
+                text: answer.text,
+                stop,
+            },
+        };
+        Ok(w)
+    }
+}
