@@ -1,0 +1,420 @@
+//! The OpenAI-compatible engine against a real llama.cpp `llama-server` on
+//! 127.0.0.1, started here from the build `./dev` makes from source
+//! (`tools/build-llama-server`), serving the SmolLM2 test model: a batch of
+//! three corpus documents, greedy text equal to the local engine's, a server
+//! killed mid-job leaving a resumable job, and the messages for a wrong URL
+//! and a wrong model name.
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reportlens::app::{BatchOptions, Core, EngineSettings, FileStatus, OutputFormat, Paths};
+use reportlens::model::device::DeviceChoice;
+use reportlens::model::KvType;
+use reportlens::remote::ServerConfig;
+use reportlens::store::JobStatus;
+use reportlens::tasks::{self, JobEvent, JobOutcome, JobRequest, JobResult, ServerRef};
+use reportlens::{Lang, SummaryMode, TaskSpec};
+
+/// The name the server is started with (`--alias`); `/v1/models` lists it.
+const SERVED: &str = "smollm2-test";
+
+fn corpus(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/corpus")
+        .join(name)
+}
+
+fn llama_server() -> Option<PathBuf> {
+    let p = std::env::var_os("REPORTLENS_LLAMA_SERVER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let base = std::env::var_os("REPORTLENS_CACHE")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| {
+                    PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                        .join(".cache/reportlens")
+                });
+            base.join("llama.cpp-0.3.36/bin/llama-server")
+        });
+    if p.is_file() {
+        Some(p)
+    } else {
+        eprintln!(
+            "skipping: no llama-server at {} (tools/build-llama-server builds it; ./dev test runs it)",
+            p.display()
+        );
+        None
+    }
+}
+
+fn model() -> Option<PathBuf> {
+    let p = reportlens::paths::test_model_path();
+    if p.is_file() {
+        Some(p)
+    } else {
+        eprintln!("skipping: no test model (run models/fetch-test-models)");
+        None
+    }
+}
+
+/// The model tests take turns: two model processes on CI's two cores run
+/// far slower than one after the other.
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: Mutex<()> = Mutex::new(());
+    TURN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A running `llama-server`, stopped when dropped.
+struct LlamaServer {
+    child: Child,
+    url: String,
+}
+
+impl LlamaServer {
+    fn start(bin: &Path, model: &Path) -> LlamaServer {
+        LlamaServer::start_on(bin, model, &free_port().to_string())
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while Instant::now() < deadline {
+            if let Ok(mut r) = ureq_get(&format!("{}/health", self.url)) {
+                if r.status() == 200 {
+                    let _ = r.body_mut().read_to_string();
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("llama-server at {} not ready in 2 minutes", self.url);
+    }
+
+    fn config(&self) -> ServerConfig {
+        ServerConfig {
+            url: self.url.clone(),
+            model: SERVED.into(),
+            api_key: None,
+        }
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for LlamaServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn ureq_get(url: &str) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .proxy(None)
+        .build()
+        .into();
+    agent.get(url).call()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn core(dir: &Path) -> Core {
+    Core::new(Paths {
+        data: dir.to_path_buf(),
+        models: reportlens::paths::models_dir(),
+    })
+}
+
+fn summary(model: &Path, file: &str, server: Option<&ServerConfig>) -> JobRequest {
+    JobRequest {
+        file: corpus(file),
+        model: model.to_path_buf(),
+        task: TaskSpec::Summarize {
+            lang: Lang::En,
+            mode: SummaryMode::Financial,
+        },
+        strategy: None,
+        context: None,
+        glossary: None,
+        server: server.map(|c| ServerRef {
+            url: c.root(),
+            model: c.model.clone(),
+        }),
+    }
+}
+
+fn on_server(cfg: &ServerConfig) -> EngineSettings {
+    EngineSettings {
+        device: DeviceChoice::Cpu,
+        kv: KvType::F16,
+        server: Some(cfg.clone()),
+    }
+}
+
+fn local() -> EngineSettings {
+    EngineSettings {
+        device: DeviceChoice::Cpu,
+        kv: KvType::F16,
+        server: None,
+    }
+}
+
+fn run(core: &Core, req: &JobRequest, engine: &EngineSettings) -> (JobOutcome, Vec<JobEvent>) {
+    let id = tasks::submit(&mut core.store().unwrap(), req).unwrap();
+    let mut events = Vec::new();
+    let out = core
+        .run_job(id, engine, Arc::new(AtomicBool::new(false)), &mut |e| {
+            events.push(e.clone())
+        })
+        .unwrap();
+    (out, events)
+}
+
+fn text(out: &JobOutcome) -> String {
+    match out {
+        JobOutcome::Done(r) => match r.as_ref() {
+            JobResult::Summary { markdown, .. } => markdown.clone(),
+            other => panic!("not a summary: {other:?}"),
+        },
+        other => panic!("not done: {other:?}"),
+    }
+}
+
+#[test]
+fn greedy_text_through_llama_server_equals_the_local_engine() {
+    let (Some(bin), Some(m)) = (llama_server(), model()) else {
+        return;
+    };
+    let _turn = one_at_a_time();
+    let server = LlamaServer::start(&bin, &m);
+    let dir = tempfile::tempdir().unwrap();
+    let core = core(dir.path());
+    for doc in ["pdf/olmocr__earnings.pdf", "docx/docling__word_sample.docx"] {
+        let (remote, events) = run(
+            &core,
+            &summary(&m, doc, Some(&server.config())),
+            &on_server(&server.config()),
+        );
+        let device = events.iter().find_map(|e| match e {
+            JobEvent::ModelLoaded { device, .. } => Some(device.clone()),
+            _ => None,
+        });
+        assert_eq!(device, Some(format!("server {}", server.url)));
+        let (here, _) = run(&core, &summary(&m, doc, None), &local());
+        let (remote, here) = (text(&remote), text(&here));
+        assert!(!remote.is_empty());
+        assert_eq!(
+            remote, here,
+            "{doc}: the server's greedy text differs from ours"
+        );
+    }
+}
+
+#[test]
+fn a_batch_of_three_documents_runs_on_the_server() {
+    let (Some(bin), Some(m)) = (llama_server(), model()) else {
+        return;
+    };
+    let _turn = one_at_a_time();
+    let server = LlamaServer::start(&bin, &m);
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(input.join("q3")).unwrap();
+    for (from, to) in [
+        ("pdf/olmocr__earnings.pdf", "earnings.pdf"),
+        ("docx/docling__word_sample.docx", "q3/sample.docx"),
+        ("pdf/olmocr__edgar.pdf", "q3/edgar.pdf"),
+    ] {
+        std::fs::copy(corpus(from), input.join(to)).unwrap();
+    }
+    let core = core(&dir.path().join("data"));
+    let cfg = server.config();
+    let opts = BatchOptions {
+        template: summary(&m, "", Some(&cfg)),
+        out: dir.path().join("out"),
+        format: OutputFormat::Markdown,
+        parallel: 2,
+    };
+    let cancel = Arc::new(AtomicBool::new(false));
+    let report = core
+        .batch(&[input.clone()], &opts, &on_server(&cfg), &cancel, &|_| {})
+        .unwrap();
+    for (f, s) in &report.files {
+        assert!(
+            matches!(s, FileStatus::Done { .. }),
+            "{}: {s:?}",
+            f.relative.display()
+        );
+    }
+    for out in ["earnings.pdf.md", "q3/sample.docx.md", "q3/edgar.pdf.md"] {
+        let text = std::fs::read_to_string(dir.path().join("out").join(out)).unwrap();
+        assert!(!text.trim().is_empty(), "{out} is empty");
+    }
+    let index = std::fs::read_to_string(&report.index).unwrap();
+    assert_eq!(index.lines().count(), 4, "{index}");
+    // The jobs ran on the server and say so in the history.
+    let jobs = core.store().unwrap().list_jobs().unwrap();
+    assert_eq!(jobs.len(), 3);
+    for j in &jobs {
+        assert_eq!(j.status, JobStatus::Done);
+        assert_eq!(
+            j.device.as_deref(),
+            Some(format!("server {}", server.url).as_str())
+        );
+    }
+    // Again: nothing to do.
+    let again = core
+        .batch(&[input], &opts, &on_server(&cfg), &cancel, &|_| {})
+        .unwrap();
+    assert!(again
+        .files
+        .iter()
+        .all(|(_, s)| matches!(s, FileStatus::Skipped { .. })));
+}
+
+#[test]
+fn a_server_killed_mid_job_leaves_a_resumable_job() {
+    let (Some(bin), Some(m)) = (llama_server(), model()) else {
+        return;
+    };
+    let _turn = one_at_a_time();
+    let server = Arc::new(Mutex::new(LlamaServer::start(&bin, &m)));
+    let cfg = server.lock().unwrap().config();
+    let dir = tempfile::tempdir().unwrap();
+    let core = core(dir.path());
+    // Several passes: map-reduce in a small context.
+    let req = JobRequest {
+        context: Some(768),
+        ..summary(&m, "pdf/olmocr__edgar.pdf", Some(&cfg))
+    };
+    let id = tasks::submit(&mut core.store().unwrap(), &req).unwrap();
+    let killer = server.clone();
+    let err = core
+        .run_job(
+            id,
+            &on_server(&cfg),
+            Arc::new(AtomicBool::new(false)),
+            &mut |e| {
+                if let JobEvent::PassFinished { pass: 0, .. } = e {
+                    killer.lock().unwrap().kill();
+                }
+            },
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("stopped answering") || err.contains("cannot reach"),
+        "{err}"
+    );
+    let job = core.store().unwrap().get_job(id).unwrap();
+    assert_eq!(job.status, JobStatus::Failed);
+    assert!(job.done_chunks >= 1, "the finished pass is kept");
+    // The server is back (same address): the job resumes from its passes.
+    let port = cfg.url.rsplit(':').next().unwrap().to_string();
+    let mut back = LlamaServer::start_on(&bin, &m, &port);
+    let mut reused = 0;
+    let out = core
+        .run_job(
+            id,
+            &on_server(&cfg),
+            Arc::new(AtomicBool::new(false)),
+            &mut |e| {
+                if let JobEvent::PassFinished { reused: true, .. } = e {
+                    reused += 1;
+                }
+            },
+        )
+        .unwrap();
+    assert!(matches!(out, JobOutcome::Done(_)));
+    assert!(reused >= 1, "the pass done before the kill is reused");
+    back.kill();
+}
+
+#[test]
+fn a_wrong_url_and_a_wrong_model_name_say_so() {
+    let (Some(bin), Some(m)) = (llama_server(), model()) else {
+        return;
+    };
+    let _turn = one_at_a_time();
+    let dir = tempfile::tempdir().unwrap();
+    let core = core(dir.path());
+    // Nothing listens on a port just freed.
+    let nowhere = ServerConfig {
+        url: format!("http://127.0.0.1:{}", free_port()),
+        model: SERVED.into(),
+        api_key: None,
+    };
+    let req = summary(&m, "pdf/olmocr__earnings.pdf", Some(&nowhere));
+    let id = tasks::submit(&mut core.store().unwrap(), &req).unwrap();
+    let err = core
+        .run_job(
+            id,
+            &on_server(&nowhere),
+            Arc::new(AtomicBool::new(false)),
+            &mut |_| {},
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("cannot reach the server at http://127.0.0.1:"),
+        "{err}"
+    );
+    assert_eq!(
+        core.store().unwrap().get_job(id).unwrap().status,
+        JobStatus::Failed
+    );
+
+    let server = LlamaServer::start(&bin, &m);
+    let wrong = ServerConfig {
+        model: "gpt-4o".into(),
+        ..server.config()
+    };
+    let req = summary(&m, "pdf/olmocr__earnings.pdf", Some(&wrong));
+    let id = tasks::submit(&mut core.store().unwrap(), &req).unwrap();
+    let err = core
+        .run_job(
+            id,
+            &on_server(&wrong),
+            Arc::new(AtomicBool::new(false)),
+            &mut |_| {},
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("does not serve the model `gpt-4o`") && err.contains(SERVED),
+        "{err}"
+    );
+}
+
+impl LlamaServer {
+    /// One slot of the whole context: requests run one at a time, as the
+    /// local engine runs them (same batches, same numerics).
+    fn start_on(bin: &Path, model: &Path, port: &str) -> LlamaServer {
+        let child = Command::new(bin)
+            .args(["-m".as_ref(), model.as_os_str()])
+            .args(["--alias", SERVED, "--host", "127.0.0.1", "--port", port])
+            .args(["-np", "1", "-c", "8192", "-t", "2"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("llama-server starts");
+        let server = LlamaServer {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        server.wait_ready();
+        server
+    }
+}
