@@ -418,3 +418,75 @@ impl LlamaServer {
         server
     }
 }
+
+/// Index on a server, as the README tells a team to serve it: the GGUF from
+/// `reportlens convert` in llama-server. The server renders Index's raw-id
+/// chat format from the GGUF's template to exactly the prompt ids the local
+/// engine feeds, and a summary job runs through it. (Greedy text is compared
+/// on SmolLM2 above: the tiny fixture's random weights give near-tied logits,
+/// where the server's and ours split on the last bits within a few tokens.)
+#[test]
+fn an_index_gguf_from_convert_is_served_with_its_chat_format() {
+    let Some(bin) = llama_server() else { return };
+    let _turn = one_at_a_time();
+    let dir = tempfile::tempdir().unwrap();
+    let gguf = dir.path().join("index-tiny.Q8_0.gguf");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/index-tiny");
+    reportlens::model::convert::convert(
+        &fixture,
+        reportlens::model::convert::Quant::Q8_0,
+        &gguf,
+        None,
+        |_| {},
+    )
+    .unwrap();
+    let server = LlamaServer::start(&bin, &gguf);
+    let (system, user) = (
+        "你是一个财务分析助手。",
+        "Summarize: revenue rose 12% to RMB6.13 billion.",
+    );
+    let engine = reportlens::model::load_engine(&gguf, &Default::default()).unwrap();
+    let ours = engine.chat_prompt(Some(system), user).unwrap();
+    let prompt = post(
+        &server.url,
+        "/apply-template",
+        serde_json::json!({"messages": [
+            {"role": "system", "content": system},
+            {"role": "user", "content": user}]}),
+    )["prompt"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let theirs: Vec<u32> = post(
+        &server.url,
+        "/tokenize",
+        serde_json::json!({"content": prompt, "add_special": true, "parse_special": true}),
+    )["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_u64().unwrap() as u32)
+        .collect();
+    assert_eq!(
+        theirs, ours,
+        "the server's prompt ids differ from the local engine's"
+    );
+    let core = core(&dir.path().join("data"));
+    let req = JobRequest {
+        context: Some(1024),
+        ..summary(&gguf, "pdf/olmocr__earnings.pdf", Some(&server.config()))
+    };
+    let (remote, _) = run(&core, &req, &on_server(&server.config()));
+    assert!(matches!(remote, JobOutcome::Done(_)));
+}
+
+fn post(url: &str, path: &str, body: serde_json::Value) -> serde_json::Value {
+    let agent: ureq::Agent = ureq::Agent::config_builder().proxy(None).build().into();
+    agent
+        .post(format!("{url}{path}"))
+        .send_json(&body)
+        .unwrap()
+        .body_mut()
+        .read_json()
+        .unwrap()
+}

@@ -205,46 +205,39 @@ impl TokenCounter for ServerEngine {
         if let Some(t) = &self.fallback {
             return t.head_tail(text, head, tail);
         }
-        let bounds: Vec<usize> = text
-            .char_indices()
-            .map(|(i, _)| i)
-            .chain([text.len()])
-            .collect();
-        // The largest k with fits(k), fits monotone and fits(0) true.
-        let largest = |fits: &dyn Fn(usize) -> bool| {
-            let (mut lo, mut hi) = (0, bounds.len() - 1);
-            while lo < hi {
-                let mid = (lo + hi + 1) / 2;
-                if fits(mid) {
-                    lo = mid;
-                } else {
-                    hi = mid - 1;
-                }
-            }
-            lo
-        };
-        let h = largest(&|k| self.count(&text[..bounds[k]]) <= head);
+        let bounds = char_bounds(text);
+        let h = largest(bounds.len() - 1, &|k| {
+            self.count(&text[..bounds[k]]) <= head
+        });
         let rest = &text[bounds[h]..];
-        let rb: Vec<usize> = rest
-            .char_indices()
-            .map(|(i, _)| i)
-            .chain([rest.len()])
-            .collect();
+        let rb = char_bounds(rest);
         let n = rb.len() - 1;
-        let (mut lo, mut hi) = (0, n);
-        while lo < hi {
-            let mid = (lo + hi + 1) / 2;
-            if self.count(&rest[rb[n - mid]..]) <= tail {
-                lo = mid;
-            } else {
-                hi = mid - 1;
-            }
-        }
-        (
-            text[..bounds[h]].to_string(),
-            rest[rb[n - lo]..].to_string(),
-        )
+        let t = largest(n, &|k| self.count(&rest[rb[n - k]..]) <= tail);
+        (text[..bounds[h]].to_string(), rest[rb[n - t]..].to_string())
     }
+}
+
+/// Byte offsets of every character boundary of `text`, its end included.
+fn char_bounds(text: &str) -> Vec<usize> {
+    text.char_indices()
+        .map(|(i, _)| i)
+        .chain([text.len()])
+        .collect()
+}
+
+/// The largest `k` in `0..=n` with `fits(k)`, for `fits` true at 0 and
+/// monotone (true up to some `k`, false after): a bisection.
+fn largest(n: usize, fits: &dyn Fn(usize) -> bool) -> usize {
+    let (mut lo, mut hi) = (0, n);
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        if fits(mid) {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    lo
 }
 
 /// Tokens a chat template adds around the system and user turns (role
