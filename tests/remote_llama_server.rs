@@ -249,7 +249,13 @@ fn a_batch_of_three_documents_runs_on_the_server() {
     };
     let cancel = Arc::new(AtomicBool::new(false));
     let report = core
-        .batch(&[input.clone()], &opts, &on_server(&cfg), &cancel, &|_| {})
+        .batch(
+            std::slice::from_ref(&input),
+            &opts,
+            &on_server(&cfg),
+            &cancel,
+            &|_| {},
+        )
         .unwrap();
     for (f, s) in &report.files {
         assert!(
