@@ -114,12 +114,16 @@ impl Drop for LlamaServer {
 }
 
 fn ureq_get(url: &str) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
+    agent().get(url).call()
+}
+
+/// An HTTP agent for the test's own requests: straight to the server.
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
         .http_status_as_error(false)
         .proxy(None)
         .build()
-        .into();
-    agent.get(url).call()
+        .into()
 }
 
 fn free_port() -> u16 {
@@ -487,8 +491,7 @@ fn an_index_gguf_from_convert_is_served_with_its_chat_format() {
 }
 
 fn post(url: &str, path: &str, body: serde_json::Value) -> serde_json::Value {
-    let agent: ureq::Agent = ureq::Agent::config_builder().proxy(None).build().into();
-    agent
+    agent()
         .post(format!("{url}{path}"))
         .send_json(&body)
         .unwrap()

@@ -408,10 +408,14 @@ fn the_queue_keeps_its_order_and_states_across_a_restart() {
         let sha = format!("sha-{name}");
         store.put_document(&doc(name), &sha).unwrap();
         let id = store.create_job(new_job(&sha, false)).unwrap();
-        store.enqueue(id).unwrap();
+        assert_eq!(store.enqueue(id).unwrap(), jobs.len(), "queued last");
         jobs.push(id);
     }
-    store.enqueue(jobs[0]).unwrap(); // queued twice: keeps its place
+    assert_eq!(
+        store.enqueue(jobs[0]).unwrap(),
+        0,
+        "queued twice: keeps its place"
+    );
     let order = |s: &Store| -> Vec<(JobId, QueueState)> {
         s.queue()
             .unwrap()
@@ -426,6 +430,11 @@ fn the_queue_keeps_its_order_and_states_across_a_restart() {
     );
     // The last goes first; the first is paused and skipped.
     store.move_in_queue(jobs[2], 0).unwrap();
+    assert_eq!(
+        store.enqueue(jobs[0]).unwrap(),
+        1,
+        "its place after the move"
+    );
     store.set_queue_state(jobs[0], Paused).unwrap();
     assert_eq!(store.claim_next().unwrap(), Some(jobs[2]));
     assert_eq!(

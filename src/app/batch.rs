@@ -193,33 +193,16 @@ impl Core {
             Err(e) => return failed(&e),
         };
         on_event(&BatchEvent::Started { index, job: id });
-        // Each job has its own flag: the batch's cancel reaches it through the
-        // forwarder, and a job ending never cancels the others.
-        let job_cancel = Arc::new(AtomicBool::new(false));
-        let outcome = {
-            let done = AtomicBool::new(false);
-            std::thread::scope(|s| {
-                s.spawn(|| {
-                    while !done.load(Ordering::SeqCst) {
-                        if cancel.load(Ordering::SeqCst) {
-                            job_cancel.store(true, Ordering::SeqCst);
-                            return;
-                        }
-                        std::thread::sleep(std::time::Duration::from_millis(20));
-                    }
-                });
-                let r = self.run_job(id, engine, job_cancel.clone(), &mut |e| {
-                    on_event(&BatchEvent::Job {
-                        index,
-                        event: e.clone(),
-                    })
-                });
-                done.store(true, Ordering::SeqCst);
-                r
+        // The batch's flag is every job's: Ctrl-C stops them all, and a job
+        // ending never sets it.
+        let outcome = self.run_job(id, engine, cancel.clone(), &mut |e| {
+            on_event(&BatchEvent::Job {
+                index,
+                event: e.clone(),
             })
-        };
+        });
         match outcome {
-            Ok(JobOutcome::Done(result)) => match write_result(&result, &output, opts.format) {
+            Ok(JobOutcome::Done(result)) => match write_result(&result, &output) {
                 Ok(()) => FileStatus::Done {
                     job: id,
                     output,
@@ -249,15 +232,12 @@ fn output_path(out: &Path, relative: &Path, format: OutputFormat) -> PathBuf {
     out.join(name)
 }
 
-/// Writes a result; a translation is written side by side with its source.
-fn write_result(result: &JobResult, output: &Path, format: OutputFormat) -> Result<(), AppError> {
+/// Writes a result (its format from the file name `output_path` gave it); a
+/// translation is written side by side with its source.
+fn write_result(result: &JobResult, output: &Path) -> Result<(), AppError> {
     let bilingual = matches!(result, JobResult::Translation { .. });
-    let format = match (format, bilingual) {
-        (OutputFormat::Markdown, false) => ExportFormat::Markdown,
-        (OutputFormat::Markdown, true) => ExportFormat::BilingualMarkdown,
-        (OutputFormat::Docx, false) => ExportFormat::Docx,
-        (OutputFormat::Docx, true) => ExportFormat::BilingualDocx,
-    };
+    let format =
+        ExportFormat::from_path(output, bilingual).expect("output_path names .md or .docx files");
     if let Some(dir) = output.parent() {
         std::fs::create_dir_all(dir).map_err(|source| AppError::Write {
             path: dir.to_path_buf(),

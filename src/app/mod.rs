@@ -14,7 +14,6 @@ use std::sync::Arc;
 use crate::model::device::DeviceChoice;
 use crate::model::KvType;
 use crate::remote::{RemoteError, Server, ServerConfig};
-pub use crate::settings::API_KEY_ENV;
 use crate::settings::{ModelSource, Settings, SettingsError};
 use crate::store::{JobId, Store, StoreError};
 use crate::tasks::{self, JobEvent, JobOutcome, ServerEngine, TaskError};
@@ -117,11 +116,6 @@ impl Core {
         Ok(Settings::load(&self.paths.data)?)
     }
 
-    /// Validates and saves settings; a bad value is refused, nothing written.
-    pub fn save_settings(&self, settings: &Settings) -> Result<(), AppError> {
-        Ok(settings.save(&self.paths.data)?)
-    }
-
     pub fn store(&self) -> Result<Store, AppError> {
         Ok(Store::open(&self.paths.database())?)
     }
@@ -137,18 +131,10 @@ impl Core {
             })
     }
 
-    /// The engine the user chose in Settings (device, KV cache, server).
-    pub fn engine_settings(&self) -> Result<EngineSettings, AppError> {
-        let s = self.settings()?;
-        Ok(EngineSettings {
-            device: s.device,
-            kv: s.kv_cache,
-            server: s.server_config(&self.paths.data),
-        })
-    }
-
     /// Runs (or resumes) job `id` on `engine`: a local model is loaded (or
     /// reused) first, a server is connected first; every step is an event.
+    /// A job that cannot run is stored as failed with its reason (and a
+    /// `Failed` event); its finished passes stay for a resume.
     pub fn run_job(
         &self,
         id: JobId,
@@ -171,11 +157,12 @@ impl Core {
                 let cfg = match &engine.server {
                     Some(cfg) if cfg.root() == r.url && cfg.model == r.model => cfg.clone(),
                     _ => {
-                        return Err(AppError::NeedsServer {
+                        let e = AppError::NeedsServer {
                             job: id,
                             url: r.url.clone(),
                             model: r.model.clone(),
-                        })
+                        };
+                        return Err(fail(&store, e, on_event));
                     }
                 };
                 let local = model_path.exists().then_some(model_path.as_path());

@@ -48,12 +48,6 @@ impl QueueControl {
         }
     }
 
-    /// Jobs running now.
-    pub fn running(&self) -> Vec<JobId> {
-        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
-        running.keys().copied().collect()
-    }
-
     /// Let the jobs in flight finish their pass and take no new ones.
     pub fn stop_all(&self) {
         self.stopping.store(true, Ordering::SeqCst);
@@ -91,12 +85,7 @@ impl Core {
     ) -> Result<JobId, AppError> {
         let mut store = self.store()?;
         let id = tasks::submit(&mut store, req)?;
-        store.enqueue(id)?;
-        let position = store
-            .queue()?
-            .iter()
-            .position(|e| e.job.id == id)
-            .unwrap_or(0);
+        let position = store.enqueue(id)?;
         on_event(&JobEvent::Queued { job: id, position });
         Ok(id)
     }
@@ -180,8 +169,8 @@ impl Core {
                     };
                     store.set_queue_state(id, state)?;
                 }
-                // Done, cancelled or failed (the runner stored which and sent
-                // its event): out of the queue, in the history.
+                // Done, cancelled or failed (`Core::run_job` stored which and
+                // sent its event): out of the queue, in the history.
                 _ => store.dequeue(id)?,
             }
         }
@@ -203,7 +192,10 @@ impl Core {
         match store.queue_state(id)? {
             Some(QueueState::Running) => Ok(()),
             Some(_) => Ok(store.set_queue_state(id, QueueState::Waiting)?),
-            None => Ok(store.enqueue(id)?),
+            None => {
+                store.enqueue(id)?;
+                Ok(())
+            }
         }
     }
 

@@ -205,6 +205,21 @@ pub fn job_model(
     }
 }
 
+/// The engine a job runs on: the flags, else the choices in Settings (the
+/// KV cache: the flag, else f16, as every command that loads a model).
+pub fn engine_settings(
+    core: &reportlens::app::Core,
+    device: &DeviceArgs,
+    kv: &KvArgs,
+    engine: &EngineArgs,
+) -> anyhow::Result<reportlens::app::EngineSettings> {
+    Ok(reportlens::app::EngineSettings {
+        device: resolve_device(device)?,
+        kv: kv.kv_type(),
+        server: engine.server(core)?,
+    })
+}
+
 /// The job's server, as stored with it (no key).
 pub fn server_ref(
     engine: &reportlens::app::EngineSettings,

@@ -62,6 +62,10 @@ const CANCEL_POLL: Duration = Duration::from_millis(20);
 #[derive(Debug, Clone)]
 pub struct Server {
     config: ServerConfig,
+    /// For the short requests (models, props, tokenize): one agent keeps its
+    /// connection alive, so counting a report's blocks is not one TCP
+    /// handshake per block.
+    short: ureq::Agent,
     /// The context the server gives one request, in tokens (when it says).
     context_length: Option<usize>,
     /// Whether `POST /tokenize` works (llama-server and vLLM have it).
@@ -123,6 +127,7 @@ impl Server {
         }
         let mut server = Server {
             config,
+            short: agent(Some(SHORT_REQUEST_TIMEOUT)),
             context_length: None,
             can_tokenize: false,
         };
@@ -159,7 +164,7 @@ impl Server {
                 .and_then(|p| p["default_generation_settings"]["n_ctx"].as_u64())
                 .map(|n| n as usize);
         }
-        server.can_tokenize = server.tokenize("ReportLens").is_ok();
+        server.can_tokenize = server.count("ReportLens").is_ok();
         Ok(server)
     }
 
@@ -179,10 +184,6 @@ impl Server {
 
     /// How many tokens `text` is for the server's model (`POST /tokenize`).
     pub fn count(&self, text: &str) -> Result<usize, RemoteError> {
-        self.tokenize(text)
-    }
-
-    fn tokenize(&self, text: &str) -> Result<usize, RemoteError> {
         // llama-server reads `content`, vLLM `prompt` (and needs `model`).
         let body = json!({
             "content": text,
@@ -336,20 +337,18 @@ impl Server {
     }
 
     fn get_json(&self, path: &str) -> Result<Value, RemoteError> {
-        let agent = agent(Some(SHORT_REQUEST_TIMEOUT));
         let url = format!("{}{path}", self.config.root());
         let resp = self
-            .authorised(agent.get(&url))
+            .authorised(self.short.get(&url))
             .call()
             .map_err(|e| self.transport(e))?;
         self.read_json(self.check_status(resp)?)
     }
 
     fn post_json(&self, path: &str, body: &Value) -> Result<Value, RemoteError> {
-        let agent = agent(Some(SHORT_REQUEST_TIMEOUT));
         let url = format!("{}{path}", self.config.root());
         let resp = self
-            .authorised(agent.post(&url))
+            .authorised(self.short.post(&url))
             .send_json(body)
             .map_err(|e| self.transport(e))?;
         self.read_json(self.check_status(resp)?)

@@ -1,7 +1,7 @@
 //! The `jobs` and `chunks` tables: job lifecycle, per-chunk checkpoints, reuse, history.
 use std::collections::BTreeMap;
 
-use rusqlite::{params, OptionalExtension, Row, TransactionBehavior};
+use rusqlite::{params, OptionalExtension, Row};
 use serde::Serialize;
 
 use super::hash::settings_key;
@@ -11,10 +11,13 @@ use super::types::{
 use super::{now_ms, to_json, Store, StoreError};
 
 /// Columns of `JobRecord`, in the order `job_record` reads them.
-const JOB_COLUMNS: &str = "j.id, j.document_sha256, COALESCE(d.name, ''), j.task, j.model_path,
+pub(super) const JOB_COLUMNS: &str =
+    "j.id, j.document_sha256, COALESCE(d.name, ''), j.task, j.model_path,
     j.model_id, j.settings_json, j.settings_key, j.status, j.plan_json, j.total_chunks,
     (SELECT COUNT(*) FROM chunks c WHERE c.job_id = j.id), j.output, j.findings_json, j.error,
     j.created_at, j.updated_at, j.device";
+/// How many columns `JOB_COLUMNS` names (`raw_job` reads `0..JOB_COLUMN_COUNT`).
+pub(super) const JOB_COLUMN_COUNT: usize = 18;
 
 impl Store {
     /// Creates a job in state `planned`. With `new.reuse`, returns instead the newest
@@ -23,13 +26,9 @@ impl Store {
     pub fn create_job(&mut self, new: NewJob) -> Result<JobId, StoreError> {
         let key = settings_key(&new.document_sha256, new.task, &new.model_id, &new.settings);
         let settings = to_json("job settings", &new.settings)?;
-        let path = self.path.clone();
-        let sql = |e| StoreError::sqlite(&path, e);
         // IMMEDIATE: two processes asking for the same reusable job must not both insert.
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql)?;
+        let (tx, path) = self.immediate()?;
+        let sql = |e| StoreError::sqlite(&path, e);
         let doc_known: bool = tx
             .query_row(
                 "SELECT EXISTS (SELECT 1 FROM documents WHERE sha256 = ?1)",
@@ -118,13 +117,9 @@ impl Store {
         output: &str,
         stats: ChunkStats,
     ) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        let sql = |e| StoreError::sqlite(&path, e);
         let now = now_ms();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql)?;
+        let (tx, path) = self.immediate()?;
+        let sql = |e| StoreError::sqlite(&path, e);
         let touched = tx
             .execute(
                 "UPDATE jobs SET updated_at = ?2 WHERE id = ?1",
@@ -277,12 +272,8 @@ impl Store {
 
     /// Deletes a job and its chunks; its document goes too when no other job uses it.
     pub fn delete_job(&mut self, job: JobId) -> Result<(), StoreError> {
-        let path = self.path.clone();
+        let (tx, path) = self.immediate()?;
         let sql = |e| StoreError::sqlite(&path, e);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql)?;
         let doc: Option<String> = tx
             .query_row(
                 "SELECT document_sha256 FROM jobs WHERE id = ?1",
@@ -334,7 +325,7 @@ impl Store {
         }
     }
 
-    fn job_record(&self, raw: RawJob) -> Result<JobRecord, StoreError> {
+    pub(super) fn job_record(&self, raw: RawJob) -> Result<JobRecord, StoreError> {
         let json = |what: &'static str, s: &str| -> Result<serde_json::Value, StoreError> {
             serde_json::from_str(s).map_err(|e| self.corrupt(what, e))
         };
@@ -376,7 +367,7 @@ impl Store {
 }
 
 /// A `jobs` row as SQLite holds it, before parsing enums and JSON.
-struct RawJob {
+pub(super) struct RawJob {
     id: i64,
     document_sha256: String,
     document_name: String,
@@ -397,7 +388,7 @@ struct RawJob {
     device: Option<String>,
 }
 
-fn raw_job(r: &Row<'_>) -> rusqlite::Result<RawJob> {
+pub(super) fn raw_job(r: &Row<'_>) -> rusqlite::Result<RawJob> {
     Ok(RawJob {
         id: r.get(0)?,
         document_sha256: r.get(1)?,

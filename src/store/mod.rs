@@ -129,6 +129,19 @@ impl Store {
         &self.path
     }
 
+    /// A write transaction that takes the write lock at once (IMMEDIATE):
+    /// two processes reading then writing the same rows must take turns, not
+    /// both write. With the path its errors name (the transaction borrows the
+    /// connection, so `self.sql` cannot be used while it lives).
+    fn immediate(&mut self) -> Result<(rusqlite::Transaction<'_>, PathBuf), StoreError> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| StoreError::sqlite(&path, e))?;
+        Ok((tx, path))
+    }
+
     fn sql(&self, e: rusqlite::Error) -> StoreError {
         StoreError::sqlite(&self.path, e)
     }

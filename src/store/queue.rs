@@ -4,9 +4,10 @@
 use std::fmt;
 use std::str::FromStr;
 
-use rusqlite::{params, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
+use super::jobs::{raw_job, JOB_COLUMNS, JOB_COLUMN_COUNT};
 use super::types::{JobId, JobSummary};
 use super::{now_ms, Store, StoreError};
 
@@ -61,8 +62,8 @@ pub struct QueueEntry {
 
 impl Store {
     /// Puts `job` at the end of the queue, waiting. A job already queued keeps
-    /// its place (a paused one is resumed).
-    pub fn enqueue(&self, job: JobId) -> Result<(), StoreError> {
+    /// its place (a paused one is resumed). Returns its place (0-based).
+    pub fn enqueue(&self, job: JobId) -> Result<usize, StoreError> {
         self.require_job(job)?;
         self.conn
             .execute(
@@ -73,28 +74,46 @@ impl Store {
                 params![job.0, now_ms()],
             )
             .map_err(|e| self.sql(e))?;
-        Ok(())
+        let ahead: i64 = self
+            .conn
+            .query_row(
+                "SELECT COUNT(*) FROM queue o, queue q WHERE q.job_id = ?1
+                 AND (o.position < q.position OR (o.position = q.position AND o.job_id < q.job_id))",
+                [job.0],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(ahead as usize)
     }
 
-    /// The queue in order, with each job's progress.
+    /// The queue in order, with each job's progress (one query).
     pub fn queue(&self) -> Result<Vec<QueueEntry>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT job_id, state, added_at FROM queue ORDER BY position, job_id")
+        let sql = format!(
+            "SELECT {JOB_COLUMNS}, q.state, q.added_at FROM queue q
+             JOIN jobs j ON j.id = q.job_id
+             LEFT JOIN documents d ON d.sha256 = j.document_sha256
+             ORDER BY q.position, q.job_id"
+        );
+        // The queue's own columns follow the job's.
+        let own = JOB_COLUMN_COUNT;
+        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    raw_job(r)?,
+                    r.get::<_, String>(own)?,
+                    r.get::<_, i64>(own + 1)?,
+                ))
+            })
             .map_err(|e| self.sql(e))?;
-        let rows: Vec<(i64, String, i64)> = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .map_err(|e| self.sql(e))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| self.sql(e))?;
-        let mut out = Vec::with_capacity(rows.len());
-        for (id, state, added_at) in rows {
-            let state = state
-                .parse()
-                .map_err(|e: String| self.corrupt("queue state", e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (raw, state, added_at) = row.map_err(|e| self.sql(e))?;
             out.push(QueueEntry {
-                job: self.get_job(JobId(id))?.summary(),
-                state,
+                job: self.job_record(raw)?.summary(),
+                state: state
+                    .parse()
+                    .map_err(|e: String| self.corrupt("queue state", e))?,
                 added_at,
             });
         }
@@ -104,12 +123,8 @@ impl Store {
     /// Takes the first waiting job for a worker (it becomes `running`), or
     /// `None` when nothing waits. Atomic: two workers never take the same job.
     pub fn claim_next(&mut self) -> Result<Option<JobId>, StoreError> {
-        let path = self.path.clone();
+        let (tx, path) = self.immediate()?;
         let sql = |e| StoreError::sqlite(&path, e);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql)?;
         let next: Option<i64> = tx
             .query_row(
                 "SELECT job_id FROM queue WHERE state = 'waiting'
@@ -171,12 +186,8 @@ impl Store {
 
     /// Moves `job` to place `to` (0-based; past the end means last).
     pub fn move_in_queue(&mut self, job: JobId, to: usize) -> Result<(), StoreError> {
-        let path = self.path.clone();
+        let (tx, path) = self.immediate()?;
         let sql = |e| StoreError::sqlite(&path, e);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql)?;
         let mut order: Vec<i64> = {
             let mut stmt = tx
                 .prepare("SELECT job_id FROM queue ORDER BY position, job_id")

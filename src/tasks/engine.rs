@@ -46,7 +46,7 @@ pub trait JobEngine {
     /// Tokens one pass may hold, prompt and answer together.
     fn context_length(&self) -> usize;
     /// The prompts the model was trained for.
-    fn prompt_family(&self) -> PromptFamily;
+    fn prompt_family(&self) -> Result<PromptFamily, TaskError>;
     /// Counts tokens as the model does (or as near as it can).
     fn counter(&self) -> &dyn TokenCounter;
     /// Whether `counter` is the model's own count, not an approximation.
@@ -74,10 +74,8 @@ impl JobEngine for Engine {
         self.model.max_positions()
     }
 
-    fn prompt_family(&self) -> PromptFamily {
-        model::inspect(&self.path)
-            .map(|i| PromptFamily::of_model(&i))
-            .unwrap_or(PromptFamily::Generic)
+    fn prompt_family(&self) -> Result<PromptFamily, TaskError> {
+        Ok(PromptFamily::of_model(&model::inspect(&self.path)?))
     }
 
     fn counter(&self) -> &dyn TokenCounter {
@@ -112,9 +110,13 @@ impl JobEngine for Engine {
         on_text: &mut dyn FnMut(&str),
         on_prefill: &mut dyn FnMut(Progress),
     ) -> Result<Written, TaskError> {
-        let ids = match &turn.ids {
-            Some(ids) => ids.clone(),
-            None => self.chat_prompt(Some(&turn.system), &turn.user)?,
+        let rendered;
+        let ids: &[u32] = match &turn.ids {
+            Some(ids) => ids,
+            None => {
+                rendered = self.chat_prompt(Some(&turn.system), &turn.user)?;
+                &rendered
+            }
         };
         let room = self.model.max_positions().saturating_sub(ids.len() + 1);
         let opts = GenerateOptions {
@@ -125,7 +127,7 @@ impl JobEngine for Engine {
             cancel: Some(cancel.clone()),
             ..Default::default()
         };
-        let gen = self.generate(&ids, &opts, on_text, on_prefill)?;
+        let gen = self.generate(ids, &opts, on_text, on_prefill)?;
         Ok(Written {
             text: gen.text,
             stop: gen.stats.stop_reason,
@@ -253,8 +255,8 @@ impl JobEngine for ServerEngine {
         self.context_length
     }
 
-    fn prompt_family(&self) -> PromptFamily {
-        self.family
+    fn prompt_family(&self) -> Result<PromptFamily, TaskError> {
+        Ok(self.family)
     }
 
     fn counter(&self) -> &dyn TokenCounter {

@@ -127,7 +127,7 @@ pub fn submit(store: &mut Store, req: &JobRequest) -> Result<JobId, TaskError> {
         TaskSpec::Summarize { .. } => TaskKind::Summarize,
         TaskSpec::Translate { .. } => TaskKind::Translate,
     };
-    let model_path = std::fs::canonicalize(&req.model).unwrap_or_else(|_| req.model.clone());
+    let model_path = canonical(&req.model);
     let model_id = match &req.server {
         // The server's model is what answers; its speed is the server's.
         Some(s) => format!("{}@{}", s.model, s.url),
@@ -312,7 +312,7 @@ impl Run<'_> {
     fn go(&mut self) -> Result<JobOutcome, TaskError> {
         let settings = job_settings(&self.job)?;
         let doc = self.store.get_document(&self.job.document_sha256)?;
-        let family = self.engine.prompt_family();
+        let family = self.engine.prompt_family()?;
         let plan = self.plan(&doc, family, &settings)?;
         self.emit(JobEvent::Planned {
             job: self.id(),
@@ -767,8 +767,13 @@ pub fn speed_of(store: &Store, model_id: &str) -> Option<Speed> {
 /// The speed measured here for the model at `model_path` (the plan shown
 /// before a run says how long it should take).
 pub fn measured_speed(store: &Store, model_path: &Path) -> Option<Speed> {
-    let path = std::fs::canonicalize(model_path).unwrap_or_else(|_| model_path.to_path_buf());
-    speed_of(store, &model_id(&path))
+    speed_of(store, &model_id(&canonical(model_path)))
+}
+
+/// A model's path as jobs store it (absolute, links resolved), so the same
+/// model reached two ways is one model.
+fn canonical(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// Each pair's figures checked against its own source block first (the

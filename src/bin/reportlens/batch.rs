@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use reportlens::app::{BatchEvent, BatchOptions, FileStatus, OutputFormat};
 use reportlens::tasks::{JobEvent, JobRequest};
-use reportlens::{Lang, SummaryMode, TaskSpec};
+use reportlens::{Lang, TaskSpec};
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum Task {
@@ -70,18 +70,11 @@ pub struct Args {
 
 pub fn run(a: Args) -> anyhow::Result<()> {
     let core = crate::core()?;
-    let engine = reportlens::app::EngineSettings {
-        device: crate::resolve_device(&a.device)?,
-        kv: a.kv.kv_type(),
-        server: a.engine.server(&core)?,
-    };
+    let engine = crate::engine_settings(&core, &a.device, &a.kv, &a.engine)?;
     let task = match a.task {
         Task::Summarize => TaskSpec::Summarize {
             lang: a.lang,
-            mode: match a.mode {
-                crate::jobs::Mode::General => SummaryMode::General,
-                crate::jobs::Mode::Financial => SummaryMode::Financial,
-            },
+            mode: a.mode.into(),
         },
         Task::Translate => TaskSpec::Translate { to: a.to },
     };

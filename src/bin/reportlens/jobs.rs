@@ -60,6 +60,15 @@ pub enum Mode {
     Financial,
 }
 
+impl From<Mode> for SummaryMode {
+    fn from(m: Mode) -> Self {
+        match m {
+            Mode::General => SummaryMode::General,
+            Mode::Financial => SummaryMode::Financial,
+        }
+    }
+}
+
 #[derive(clap::Args)]
 pub struct TranslateArgs {
     file: PathBuf,
@@ -109,10 +118,7 @@ pub struct ExportArgs {
 pub fn summarize(a: SummarizeArgs) -> anyhow::Result<()> {
     let task = TaskSpec::Summarize {
         lang: a.lang,
-        mode: match a.mode {
-            Mode::General => SummaryMode::General,
-            Mode::Financial => SummaryMode::Financial,
-        },
+        mode: a.mode.into(),
     };
     let core = crate::core()?;
     let engine = engine_settings(&core, &a.run)?;
@@ -171,16 +177,12 @@ pub fn resume(a: ResumeArgs) -> anyhow::Result<()> {
     execute(&core, a.job, &engine, &a.run, bilingual)
 }
 
-/// The engine for this run: the flags, else the choices in Settings.
+/// The engine for this run (`--threads` applies to it).
 fn engine_settings(core: &Core, run: &RunArgs) -> anyhow::Result<EngineSettings> {
     if let Some(n) = run.threads {
         device::set_cpu_threads(n);
     }
-    Ok(EngineSettings {
-        device: crate::resolve_device(&run.device)?,
-        kv: run.kv.kv_type(),
-        server: run.engine.server(core)?,
-    })
+    crate::engine_settings(core, &run.device, &run.kv, &run.engine)
 }
 
 fn execute(

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use reportlens::plan::{plan_file_with, PlanOptions};
-use reportlens::{Lang, Strategy, SummaryMode, TaskSpec};
+use reportlens::{Lang, Strategy, TaskSpec};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -47,10 +47,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         task: match t {
             Task::Summarize => TaskSpec::Summarize {
                 lang: args.lang,
-                mode: match args.mode {
-                    crate::jobs::Mode::General => SummaryMode::General,
-                    crate::jobs::Mode::Financial => SummaryMode::Financial,
-                },
+                mode: args.mode.into(),
             },
             Task::Translate => TaskSpec::Translate { to: args.to },
         },

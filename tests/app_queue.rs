@@ -1,0 +1,131 @@
+//! The application core's queue with the real SmolLM2 test model: files
+//! queued in order, one that cannot be read refused with its reason, a job
+//! moved, one paused while waiting and one paused while running (at a known
+//! point: its first token), resumed, cancelled, and the rest finished.
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use reportlens::app::{Core, EngineSettings, Paths, QueueControl};
+use reportlens::model::device::DeviceChoice;
+use reportlens::model::KvType;
+use reportlens::store::{JobId, JobStatus, QueueState};
+use reportlens::tasks::{JobEvent, JobRequest};
+use reportlens::{Lang, SummaryMode, TaskSpec};
+
+fn corpus(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/corpus")
+        .join(name)
+}
+
+#[test]
+fn a_queue_runs_in_order_and_pauses_resumes_and_cancels() {
+    let model = reportlens::paths::test_model_path();
+    if !model.is_file() {
+        eprintln!("skipping: no test model (run models/fetch-test-models)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let core = Core::new(Paths {
+        data: dir.path().join("data"),
+        models: reportlens::paths::models_dir(),
+    });
+    let memo = dir.path().join("memo.txt");
+    std::fs::write(
+        &memo,
+        "Q3 memo\n\nRevenue rose 12% to $6.13 billion. Operating income was $812 million.",
+    )
+    .unwrap();
+    let template = JobRequest {
+        file: PathBuf::new(),
+        model,
+        task: TaskSpec::Summarize {
+            lang: Lang::En,
+            mode: SummaryMode::General,
+        },
+        strategy: None,
+        context: Some(2048),
+        glossary: None,
+        server: None,
+    };
+    let files = [
+        corpus("pdf/olmocr__earnings.pdf"),
+        corpus("pdf/pdftotext__corrupt.pdf"),
+        corpus("docx/docling__word_sample.docx"),
+        memo,
+    ];
+    let mut queued = Vec::new();
+    let results = core.queue_files(&files, &template, &mut |e| queued.push(e.clone()));
+    let err = results[1].as_ref().unwrap_err();
+    assert!(err.1.to_string().contains("damaged"), "{}", err.1);
+    let ids: Vec<JobId> = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok().copied())
+        .collect();
+    let (earnings, sample, memo) = (ids[0], ids[1], ids[2]);
+    let positions: Vec<usize> = queued
+        .iter()
+        .map(|e| match e {
+            JobEvent::Queued { position, .. } => *position,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(positions, [0, 1, 2]);
+
+    // The memo goes first; the sample waits paused; the earnings release is
+    // paused as soon as it writes.
+    core.move_job(memo, 0).unwrap();
+    let control = QueueControl::default();
+    core.pause_job(sample, &control).unwrap();
+    let engine = EngineSettings {
+        device: DeviceChoice::Cpu,
+        kv: KvType::F16,
+        server: None,
+    };
+    let events = Mutex::new(Vec::new());
+    core.run_queue(&engine, 1, &control, &|e| {
+        if let JobEvent::Token { job, .. } = e {
+            if *job == earnings {
+                core.pause_job(earnings, &control).unwrap();
+            }
+        }
+        events.lock().unwrap().push(e.clone());
+    })
+    .unwrap();
+    let events = events.into_inner().unwrap();
+    let finished: Vec<JobId> = events
+        .iter()
+        .filter_map(|e| match e {
+            JobEvent::Finished { job, .. } => Some(*job),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(finished, [memo], "only the memo ran to the end");
+    let loading = events
+        .iter()
+        .filter(|e| matches!(e, JobEvent::ModelLoading { .. }))
+        .count();
+    assert_eq!(loading, 1, "the model is loaded once for the queue");
+    let state = |q: &[reportlens::store::QueueEntry]| -> Vec<(JobId, QueueState)> {
+        q.iter().map(|e| (e.job.id, e.state)).collect()
+    };
+    assert_eq!(
+        state(&core.queue().unwrap()),
+        [(earnings, QueueState::Paused), (sample, QueueState::Paused)]
+    );
+    let store = core.store().unwrap();
+    assert_eq!(store.get_job(memo).unwrap().status, JobStatus::Done);
+    assert_eq!(
+        store.get_job(earnings).unwrap().status,
+        JobStatus::Cancelled
+    );
+
+    // Resume both, cancel the sample while it waits: the earnings release ends.
+    core.resume_job(earnings).unwrap();
+    core.resume_job(sample).unwrap();
+    core.cancel_job(sample, &control).unwrap();
+    core.run_queue(&engine, 1, &control, &|_| {}).unwrap();
+    assert!(core.queue().unwrap().is_empty());
+    assert_eq!(store.get_job(earnings).unwrap().status, JobStatus::Done);
+    assert_eq!(store.get_job(sample).unwrap().status, JobStatus::Cancelled);
+}
