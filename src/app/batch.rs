@@ -129,11 +129,7 @@ impl Core {
         let statuses: Vec<Mutex<Option<FileStatus>>> =
             files.iter().map(|_| Mutex::new(None)).collect();
         let next = AtomicUsize::new(0);
-        let workers = if engine.server.is_some() {
-            opts.parallel.max(1)
-        } else {
-            1
-        };
+        let workers = engine.jobs_at_once(opts.parallel);
         std::thread::scope(|s| {
             for _ in 0..workers.min(files.len().max(1)) {
                 s.spawn(|| loop {

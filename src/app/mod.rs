@@ -54,6 +54,19 @@ pub struct EngineSettings {
     pub server: Option<ServerConfig>,
 }
 
+impl EngineSettings {
+    /// How many jobs run at once when `parallel` are asked for: a server
+    /// batches them; the engine here runs one (a second would only share
+    /// its cores and memory).
+    pub fn jobs_at_once(&self, parallel: usize) -> usize {
+        if self.server.is_some() {
+            parallel.max(1)
+        } else {
+            1
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error(transparent)]

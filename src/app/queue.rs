@@ -109,18 +109,14 @@ impl Core {
         control: &QueueControl,
         on_event: &(dyn Fn(&JobEvent) + Sync),
     ) -> Result<(), AppError> {
-        let workers = if engine.server.is_some() {
-            parallel.max(1)
-        } else {
-            1
-        };
+        let workers = engine.jobs_at_once(parallel);
         std::thread::scope(|s| {
             let handles: Vec<_> = (0..workers)
                 .map(|_| s.spawn(|| self.queue_worker(engine, control, on_event)))
                 .collect();
             handles
                 .into_iter()
-                .map(|h| h.join().unwrap_or(Ok(())))
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
                 .collect::<Result<Vec<()>, AppError>>()
         })?;
         Ok(())

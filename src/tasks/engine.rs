@@ -3,7 +3,6 @@
 //! prompts, checkpoints and figure checks are the same for both.
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::Instant;
 
 use crate::model::{self, Engine, GenerateOptions, Progress, Sampling, StopReason};
 use crate::plan::TokenCounter;
@@ -297,7 +296,6 @@ impl JobEngine for ServerEngine {
             repetition_penalty,
             repeat_last_n: REPEAT_LAST_N,
         };
-        let started = Instant::now();
         let answer = self
             .server
             .chat(&turn.system, &turn.user, &opts, cancel, on_text)?;
@@ -306,17 +304,9 @@ impl JobEngine for ServerEngine {
             Finish::Length => StopReason::MaxTokens,
             Finish::Cancelled => StopReason::Cancelled,
         };
-        let total = started.elapsed().as_secs_f64();
-        let prefill = answer
-            .first_text_after
-            .map(|d| d.as_secs_f64())
-            .unwrap_or(total);
-        let generated = answer
-            .completion_tokens
-            .unwrap_or_else(|| self.count(&answer.text));
-        let prompt_tokens = answer.prompt_tokens.unwrap_or(turn.tokens);
-        // The server's own clock where it says (no network, no queueing).
-        let w = match answer.server_times {
+        // The server's own clock where it says (no network, no queueing);
+        // else ours: prefill until the first text, decode after it.
+        Ok(match answer.server_times {
             Some(t) => Written {
                 prompt_tokens: t.prompt_tokens,
                 generated_tokens: t.generated_tokens,
@@ -325,15 +315,20 @@ impl JobEngine for ServerEngine {
                 text: answer.text,
                 stop,
             },
-            None => Written {
-                prompt_tokens,
-                generated_tokens: generated,
-                prefill_seconds: prefill,
-                decode_seconds: (total - prefill).max(0.0),
-                text: answer.text,
-                stop,
-            },
-        };
-        Ok(w)
+            None => {
+                let total = answer.elapsed.as_secs_f64();
+                let prefill = answer.first_text_after.map_or(total, |d| d.as_secs_f64());
+                Written {
+                    prompt_tokens: answer.prompt_tokens.unwrap_or(turn.tokens),
+                    generated_tokens: answer
+                        .completion_tokens
+                        .unwrap_or_else(|| self.count(&answer.text)),
+                    prefill_seconds: prefill,
+                    decode_seconds: (total - prefill).max(0.0),
+                    text: answer.text,
+                    stop,
+                }
+            }
+        })
     }
 }
