@@ -46,6 +46,17 @@ pub struct Settings {
 pub struct ServerSettings {
     pub url: String,
     pub model: String,
+    /// Jobs sent at once (the server batches them; give it as many slots).
+    #[serde(default = "default_server_parallel")]
+    pub parallel: usize,
+}
+
+/// Jobs sent to a server at once unless the user says otherwise: llama-server
+/// started as the README says (`-np 4`) serves four.
+pub const DEFAULT_SERVER_PARALLEL: usize = 4;
+
+fn default_server_parallel() -> usize {
+    DEFAULT_SERVER_PARALLEL
 }
 
 /// The API key for the server, in the data folder, readable by the user only.
@@ -270,6 +281,7 @@ mod tests {
             server: Some(ServerSettings {
                 url: "http://127.0.0.1:8080".into(),
                 model: "index-1.9b".into(),
+                parallel: 2,
             }),
         };
         s.save(dir.path()).unwrap();

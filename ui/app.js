@@ -7,7 +7,8 @@ import { byId, el, clear, setText, show } from './dom.js';
 import { initialLanguage, setLanguage, onLanguageChange, t, num, language } from './i18n.js';
 import {
   openDocument, modelStatus, pickFile, onFileDrop, planTask, startJob, resumeJob, cancelJob,
-  openJob, exportJob, editTranslation, onJobEvent, pickSavePath,
+  pauseJob, moveJob, queueFiles, queueView, openJob, exportJob, editTranslation, watchJobs,
+  pickSavePath,
 } from './tauri.js';
 import { renderMeter } from './meter.js';
 import { renderPreview, clearPreview } from './preview.js';
@@ -26,35 +27,51 @@ const state = {
   busyName: null,
   seq: 0, // discards results of superseded opens
   notice: null, // { key, vars } of an informational line
-  queue: [], // dropped files waiting to be opened
+  queue: { items: [], seconds_left: 0, unknown: 0 }, // the engine's QueueView
+  streams: new Map(), // job id -> text of the pass it is writing (every job in flight)
   plan: null, // the Plan for the chosen task
   planSeq: 0,
   job: null, // the job shown: see newJob()
-  early: null, // events that arrive while a new job is being shown (replayed)
 };
+
+// Files the window opens for a look before running; anything else dropped
+// alone (a folder) is queued.
+const DOCUMENT_EXTENSIONS = ['pdf', 'docx', 'txt', 'md'];
 
 function newJob(id, kind, name) {
   return {
     id,
     kind, // 'summarize' | 'translate'
     name,
-    status: 'starting', // starting | loading | running | done | cancelled | failed
-    running: true,
-    passes: 0,
-    pass: 0,
-    passKind: null,
-    prefill: null, // { done, total }
-    maxOut: 0,
-    tokensInPass: 0,
-    passStarted: 0,
-    tps: null,
-    eta: null,
+    status: 'queued', // queued | loading | running | paused | done | cancelled | failed
+    running: true, // queued or running (not ended)
+    progress: null, // the engine's JobProgress
+    queued: null, // its queue state: waiting | paused | running, null when not queued
+    pausing: false, // paused from the window: its stop is no cancellation
     stream: '', // text of the pass being written
     result: null,
     error: null,
     blocks: [],
     device: null,
   };
+}
+
+/** The job's status and running flag from the engine's progress and its queue state. */
+function applyProgress(j, p) {
+  if (!p) return;
+  j.progress = p;
+  if (p.device) j.device = p.device;
+  if (p.error) j.error = p.error;
+  const ended = ['done', 'cancelled', 'failed'].includes(p.stage);
+  j.running = !ended;
+  j.status = p.stage === 'cancelled' && (j.pausing || j.queued === 'paused') ? 'paused' : p.stage;
+}
+
+function duration(seconds) {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return t('time.s', { n: num(s) });
+  if (s < 3600) return t('time.min', { n: num(Math.round(s / 60)) });
+  return t('time.h', { h: num(Math.floor(s / 3600)), m: num(Math.round((s % 3600) / 60)) });
 }
 
 function baseName(path) {
@@ -120,12 +137,47 @@ function renderNotice() {
   setText(byId('notice'), n ? t(n.key, n.vars) : '');
 }
 
+function queueBar(pct, name) {
+  const fill = el('div', { class: 'queue-fill' });
+  fill.style.width = `${pct}%`; // through CSSOM: the page's CSP allows no style attributes
+  return el('div', { class: 'queue-bar', role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': String(pct), 'aria-label': name }, fill);
+}
+
 function renderQueue() {
+  const q = state.queue;
   const list = byId('queue-list');
   clear(list);
-  list.append(...state.queue.map((p, i) => el('li', {},
-    el('button', { type: 'button', class: 'link', title: p, dataset: { index: String(i) } }, baseName(p)))));
-  show(byId('queue'), state.queue.length > 0);
+  const items = q.items;
+  list.append(...items.map((it, i) => {
+    const id = String(it.job.id);
+    const p = it.progress;
+    const pct = p ? Math.round(p.fraction * 100) : Math.round(((it.job.done_chunks ?? 0) / (it.job.total_chunks || 1)) * 100);
+    const button = (action, label, disabled = false) => el('button', {
+      type: 'button', class: 'ghost small', title: t(`queue.${action}`), 'aria-label': `${t(`queue.${action}`)}: ${it.job.document_name}`,
+      dataset: { action, job: id, testid: `queue-${action}` }, disabled,
+    }, label);
+    const paused = it.state === 'paused';
+    return el('li', { dataset: { job: id, state: it.state }, class: state.job?.id === it.job.id ? 'shown' : '' },
+      el('div', { class: 'queue-row' },
+        el('button', { type: 'button', class: 'link', title: it.job.document_name, dataset: { action: 'show', job: id } }, it.job.document_name),
+        el('span', { class: 'queue-state' }, `${t(`task.${it.job.task}`)} · ${t(`queue.state.${it.state}`)}`)),
+      queueBar(pct, it.job.document_name),
+      el('div', { class: 'queue-row' },
+        el('span', { class: 'queue-left', dataset: { testid: 'queue-left' } },
+          it.seconds_left != null ? t('queue.left', { time: duration(it.seconds_left) }) : t('queue.left_unknown')),
+        el('span', { class: 'queue-actions' },
+          button('up', '↑', i === 0),
+          button('down', '↓', i === items.length - 1),
+          paused ? button('resume', '▶') : button('pause', '⏸'),
+          button(it.state === 'running' ? 'cancel' : 'remove', '✕'))));
+  }));
+  show(byId('queue'), items.length > 0);
+  if (items.length) {
+    const known = q.seconds_left > 0 || q.unknown === 0;
+    setText(byId('queue-summary'), t(q.unknown ? 'queue.summary_partial' : 'queue.summary', {
+      count: num(items.length), time: known ? duration(q.seconds_left) : '—', unknown: num(q.unknown),
+    }));
+  }
 }
 
 function renderDocument() {
@@ -144,7 +196,7 @@ function renderDocument() {
   show(byId('summary-options'), !translate);
   show(byId('translate-options'), translate);
   renderPlan(state.plan, state.model);
-  byId('run-button').disabled = !!state.job?.running || state.model?.state !== 'ready';
+  byId('run-button').disabled = state.model?.state !== 'ready';
 }
 
 function renderWorkspace() {
@@ -183,38 +235,37 @@ function renderJobCard() {
   setText(byId('job-title'), t(j.kind === 'translate' ? 'job.title_translate' : 'job.title_summarize', { id: j.id, name: j.name }));
   const status = byId('job-status');
   status.dataset.status = j.status;
-  let line = t(`job.status.${j.status}`, { device: j.device ?? '', passes: num(j.passes) });
+  const place = state.queue.items.findIndex((it) => it.job.id === j.id);
+  let line = t(`job.status.${j.status}`, { device: j.device ?? '', place: num(place + 1) });
   if (j.status === 'failed' && j.error) line = `${line} ${j.error}`;
   setText(status, line);
   show(byId('cancel-button'), j.running);
   byId('cancel-button').disabled = !j.running;
-  show(byId('resume-button'), !j.running && (j.status === 'cancelled' || j.status === 'failed'));
+  show(byId('resume-button'), !j.running && ['cancelled', 'failed', 'paused'].includes(j.status));
   renderProgress();
 }
 
 function renderProgress() {
   const j = state.job;
-  const running = j && j.running && j.passes > 0;
+  const p = j?.progress;
+  const running = j && j.running && p && p.stage === 'running' && p.passes > 0;
   show(byId('progress'), !!running);
   if (!running) return;
-  let within = 0;
-  if (j.prefill && j.prefill.total > 0 && j.tokensInPass === 0) within = 0.3 * (j.prefill.done / j.prefill.total);
-  else if (j.maxOut > 0) within = 0.3 + 0.7 * Math.min(j.tokensInPass / j.maxOut, 1);
-  const pct = Math.min(100, ((j.pass + within) / j.passes) * 100);
+  const pct = Math.min(100, p.fraction * 100);
   byId('progress-fill').style.width = `${pct.toFixed(1)}%`;
   const bar = byId('progress-bar');
   bar.setAttribute('aria-valuenow', pct.toFixed(0));
-  const phase = j.tokensInPass === 0 && j.prefill
-    ? t('progress.reading', { done: num(j.prefill.done), total: num(j.prefill.total) })
-    : t('progress.writing', { tokens: num(j.tokensInPass) });
+  const phase = p.reading
+    ? t('progress.reading', { done: num(p.reading.done), total: num(p.reading.total) })
+    : t('progress.writing', { tokens: num(p.tokens) });
   const label = t('progress.pass', {
-    pass: num(j.pass + 1), passes: num(j.passes), kind: t(`pass.${j.passKind ?? 'whole'}`), phase,
+    pass: num(Math.min(p.pass + 1, p.passes)), passes: num(p.passes), kind: t(`pass.${p.pass_kind ?? 'whole'}`), phase,
   });
   setText(byId('progress-label'), label);
   bar.setAttribute('aria-valuetext', label);
   const speed = [];
-  if (j.tps) speed.push(t('progress.tps', { tps: j.tps.toFixed(1) }));
-  if (j.eta != null) speed.push(t('progress.eta', { seconds: num(Math.max(0, Math.round(j.eta))) }));
+  if (p.tokens_per_second) speed.push(t('progress.tps', { tps: p.tokens_per_second.toFixed(1) }));
+  if (p.eta_seconds != null) speed.push(t('progress.eta', { time: duration(p.eta_seconds) }));
   setText(byId('progress-speed'), speed.join(' · '));
 }
 
@@ -311,22 +362,107 @@ async function onOpenClicked() {
   }
 }
 
-function onDrop(paths) {
-  if (!paths.length) return;
-  // Several files queue up: the first opens now, the rest wait in the list.
-  state.queue.push(...paths.slice(1));
-  state.notice = paths.length > 1 ? { key: 'drop.multiple', vars: { count: paths.length - 1 } } : null;
-  renderNotice();
-  renderQueue();
-  openPath(paths[0]);
+function isDocument(path) {
+  const ext = String(path).split('.').pop().toLowerCase();
+  return DOCUMENT_EXTENSIONS.includes(ext) && !/[\\/]$/.test(path);
 }
 
-function onQueueClick(e) {
-  const b = e.target.closest('button[data-index]');
-  if (!b) return;
-  const [path] = state.queue.splice(Number(b.dataset.index), 1);
+function onDrop(paths) {
+  if (!paths.length) return;
+  // One file opens for a look (its plan, then Run); several files, or a
+  // folder, join the queue with the task chosen.
+  if (paths.length === 1 && isDocument(paths[0])) openPath(paths[0]);
+  else queuePaths(paths);
+}
+
+/** Queue files and folders with the chosen task; resolves to the job ids. */
+async function queuePaths(paths) {
+  state.error = null;
+  state.busyName = paths.length === 1 ? baseName(paths[0]) : t('queue.files', { count: num(paths.length) });
+  renderBusy();
+  renderError();
+  try {
+    const r = await queueFiles(paths, currentTask());
+    state.notice = { key: 'queue.added', vars: { count: num(r.jobs.length) } };
+    if (r.refused.length) {
+      state.error = {
+        code: 'engine', title: 'error.queue_title',
+        message: r.refused.map((f) => `${baseName(f.path)}: ${f.message}`).join('\n'),
+      };
+    }
+    await refreshQueue();
+    if (!state.job && r.jobs.length) await showJob(r.jobs[0]);
+    return r.jobs;
+  } catch (err) {
+    state.error = { ...normalizeError(err), title: 'error.queue_title' };
+    return [];
+  } finally {
+    state.busyName = null;
+    renderAll();
+  }
+}
+
+async function refreshQueue() {
+  try {
+    setQueue(await queueView());
+  } catch (err) {
+    state.error = { ...normalizeError(err), title: 'error.queue_title' };
+    renderError();
+  }
+}
+
+/** Take the engine's queue; the shown job learns its place and state. */
+function setQueue(view) {
+  state.queue = view;
+  const j = state.job;
+  if (j) {
+    const it = view.items.find((i) => i.job.id === j.id);
+    j.queued = it?.state ?? null;
+    if (it?.progress) applyProgress(j, it.progress);
+    else if (j.queued === 'paused') Object.assign(j, { status: 'paused', running: false });
+    else if (j.queued === 'waiting' && !j.result) Object.assign(j, { status: 'queued', running: true });
+  }
   renderQueue();
-  openPath(path);
+  renderJobCard();
+}
+
+// Queue messages come per token; the list is re-read at most every 300 ms
+// and only when its order or states may have changed.
+let queueTimer = null;
+function scheduleQueueRefresh() {
+  if (queueTimer) return;
+  queueTimer = setTimeout(() => { queueTimer = null; refreshQueue(); }, 300);
+}
+
+async function onQueueClick(e) {
+  const b = e.target.closest('button[data-action]');
+  if (!b) return;
+  const id = Number(b.dataset.job);
+  const items = state.queue.items;
+  const at = items.findIndex((it) => it.job.id === id);
+  const action = b.dataset.action;
+  if (action === 'show') {
+    await showJob(id);
+    return;
+  }
+  b.disabled = true;
+  try {
+    let view;
+    if (action === 'up') view = await moveJob(id, Math.max(0, at - 1));
+    else if (action === 'down') view = await moveJob(id, at + 1);
+    else if (action === 'pause') {
+      if (state.job?.id === id) state.job.pausing = true;
+      view = await pauseJob(id);
+    } else if (action === 'resume') {
+      if (state.job?.id === id) state.job.pausing = false;
+      view = await resumeJob(id);
+    } else view = await cancelJob(id); // cancel (running) or remove (waiting)
+    setQueue(view);
+  } catch (err) {
+    state.error = { ...normalizeError(err), title: 'error.queue_title' };
+    renderError();
+    b.disabled = false;
+  }
 }
 
 function setDragHover(on) {
@@ -346,7 +482,8 @@ async function refreshModel() {
 
 // ---- jobs ----------------------------------------------------------------
 
-/** Start the chosen task on the open document; resolves to the job id. */
+/** Queue the chosen task on the open document (it runs at once when nothing
+ * else waits); resolves to the job id. */
 async function run() {
   const v = state.view;
   if (!v) return null;
@@ -355,40 +492,39 @@ async function run() {
   const task = currentTask();
   try {
     byId('run-button').disabled = true;
-    state.early = [];
     const id = await startJob(v.path, task);
-    await showJob(id, { running: true });
+    await showJob(id);
+    await refreshQueue();
     return id;
   } catch (err) {
-    state.early = null;
     state.error = { ...normalizeError(err), title: 'error.run_title' };
     renderAll();
     return null;
   }
 }
 
-/** Show job `id` (from a run or the history), loading its stored state. */
-async function showJob(id, { running = false } = {}) {
+/** Show job `id` (run, queued or from the history), from its stored state and progress. */
+async function showJob(id) {
   const view = await openJob(id);
   const rec = view.job;
   const j = state.job?.id === id ? state.job : newJob(id, rec.task, rec.document_name);
   j.blocks = view.blocks;
-  j.running = running || view.running;
+  j.queued = view.queued;
+  j.device = rec.device ?? j.device;
   if (rec.status === 'done') {
-    j.status = 'done';
-    j.result = view.result;
-    j.running = false;
-  } else if (!j.running) {
-    j.status = rec.status === 'running' ? 'cancelled' : rec.status; // a crash left it "running"
-    j.error = rec.error;
-    j.stream = view.passes_done.join('\n\n');
-    j.passes = rec.total_chunks ?? 0;
+    Object.assign(j, { status: 'done', result: view.result, running: false });
+  } else if (view.progress && (view.running || view.progress.stage !== 'queued')) {
+    applyProgress(j, view.progress);
+  } else if (view.running || view.queued === 'waiting' || view.queued === 'running') {
+    Object.assign(j, { status: 'queued', running: true });
+  } else {
+    Object.assign(j, { running: false, error: rec.error });
+    // A crash left it "running"; a paused job waits in the queue.
+    j.status = view.queued === 'paused' ? 'paused' : rec.status === 'running' ? 'cancelled' : rec.status;
   }
+  // The pass being written now, else the passes finished before.
+  j.stream = state.streams.get(id) ?? (j.running ? '' : view.passes_done.join('\n\n'));
   state.job = j;
-  // The job's first messages (plan, first pass) may have come before we knew its id.
-  const early = (state.early ?? []).filter((e) => e.job === id);
-  state.early = null;
-  for (const e of early) onEvent(e);
   renderAll();
   return j;
 }
@@ -397,20 +533,21 @@ async function onCancel() {
   const j = state.job;
   if (!j?.running) return;
   byId('cancel-button').disabled = true;
-  await cancelJob(j.id);
+  j.pausing = false;
+  setQueue(await cancelJob(j.id));
 }
 
 async function onResume() {
   const j = state.job;
   if (!j) return;
-  // Running from the click on: the first events may come before the reply.
-  const before = { status: j.status, error: j.error, stream: j.stream };
-  Object.assign(j, { running: true, status: 'starting', error: null, stream: '' });
+  // Queued from the click on; the engine's messages take it from there.
+  const before = { status: j.status, error: j.error, stream: j.stream, running: j.running };
+  Object.assign(j, { running: true, status: 'queued', error: null, stream: '', pausing: false });
   renderAll();
   try {
-    await resumeJob(j.id);
+    setQueue(await resumeJob(j.id));
   } catch (err) {
-    Object.assign(j, before, { running: false });
+    Object.assign(j, before);
     state.error = { ...normalizeError(err), title: 'error.run_title' };
     renderAll();
   }
@@ -423,6 +560,7 @@ function scheduleStreamRender() {
   if (streamTimer) return;
   streamTimer = setTimeout(() => {
     streamTimer = null;
+    renderQueue();
     const j = state.job;
     if (!j || j.result) return;
     renderProgress();
@@ -431,83 +569,51 @@ function scheduleStreamRender() {
   }, 100);
 }
 
-/** One message from the running job. */
-function onEvent(e) {
-  const j = state.job;
+// Events after which the queue's order, states or times may have changed.
+const QUEUE_EVENTS = new Set(['queued', 'model-loaded', 'planned', 'pass-finished', 'finished', 'cancelled', 'failed']);
+
+/** One message of any job: `{ event, progress }` (the engine's progress after it). */
+function onEvent({ event: e, progress }) {
+  const ended = e.event === 'finished' || e.event === 'cancelled' || e.event === 'failed';
   // A job that ended changes the history, whichever job it was.
-  if (e.event === 'finished' || e.event === 'cancelled' || e.event === 'failed') {
-    document.dispatchEvent(new CustomEvent('jobs-changed'));
+  if (ended) document.dispatchEvent(new CustomEvent('jobs-changed'));
+  if (e.event === 'pass-started') state.streams.set(e.job, '');
+  else if (e.event === 'token') state.streams.set(e.job, (state.streams.get(e.job) ?? '') + e.text);
+  else if (ended) state.streams.delete(e.job);
+  const item = state.queue.items.find((it) => it.job.id === e.job);
+  if (item) {
+    item.progress = progress;
+    if (progress.eta_seconds != null) item.seconds_left = progress.eta_seconds;
   }
-  if (state.early && (!j || e.job !== j.id)) {
-    state.early.push(e);
+  if (QUEUE_EVENTS.has(e.event)) scheduleQueueRefresh();
+  const j = state.job;
+  if (!j || e.job !== j.id) {
+    if (item) scheduleStreamRender();
     return;
   }
-  if (!j || e.job !== j.id) return;
+  applyProgress(j, progress);
   switch (e.event) {
-    case 'loading-model':
-      j.status = 'loading';
-      break;
-    case 'model-loaded':
-      j.device = e.device;
-      break;
-    case 'planned':
-      j.status = 'running';
-      j.passes = e.plan.passes.length;
-      j.plan = e.plan;
-      break;
     case 'pass-started':
-      j.status = 'running';
-      j.pass = e.pass;
-      j.passes = e.passes;
-      j.passKind = e.kind;
-      j.prefill = { done: 0, total: e.input_tokens };
-      j.maxOut = j.plan?.passes?.[e.pass]?.max_output_tokens ?? 0;
-      j.tokensInPass = 0;
-      j.passStarted = performance.now();
       j.stream = '';
       break;
-    case 'prefill':
-      j.prefill = { done: e.done, total: e.total };
-      break;
-    case 'token': {
-      if (j.tokensInPass === 0) j.passStarted = performance.now();
-      // One event may carry several tokens (the shell batches them).
-      j.tokensInPass += e.tokens;
+    case 'token':
       j.stream += e.text;
-      const secs = (performance.now() - j.passStarted) / 1000;
-      if (secs > 0.5) j.tps = j.tokensInPass / secs;
       scheduleStreamRender();
       return; // the rest of the window does not change per token
-    }
-    case 'pass-finished':
-      if (e.tokens_per_second > 0) j.tps = e.tokens_per_second;
-      j.eta = e.eta_seconds ?? null;
-      j.pass = Math.min(e.pass + 1, e.passes);
-      j.tokensInPass = 0;
-      j.prefill = null;
-      break;
     case 'finished':
       if (state.notice?.key === 'job.cancelled_notice') state.notice = null;
-      j.status = 'done';
       j.result = e.result;
-      j.running = false;
       break;
     case 'cancelled':
-      j.status = 'cancelled';
-      j.running = false;
-      state.notice = { key: 'job.cancelled_notice', vars: { passes: num(e.passes_done), id: j.id } };
+      state.notice = j.pausing
+        ? { key: 'job.paused_notice', vars: { passes: num(e.passes_done) } }
+        : { key: 'job.cancelled_notice', vars: { passes: num(e.passes_done), id: j.id } };
       break;
     case 'failed':
-      j.status = 'failed';
       j.error = e.error;
-      j.running = false;
-      break;
-    case 'idle':
-      j.running = false;
-      if (j.status === 'starting' || j.status === 'loading' || j.status === 'running') j.status = 'cancelled';
       break;
     default:
-      return;
+      break;
   }
   renderAll();
 }
@@ -595,6 +701,7 @@ async function start() {
     cancel: onCancel,
     resume: onResume,
     showJob,
+    queuePaths,
     exportTo,
     state: () => ({
       ready: !!state.view,
@@ -603,9 +710,10 @@ async function start() {
       plan: state.plan && !state.plan.loading && !state.plan.error ? state.plan : null,
       job: state.job && {
         id: state.job.id, status: state.job.status, running: state.job.running,
-        pass: state.job.pass, passes: state.job.passes, tokens: state.job.tokensInPass,
-        hasResult: !!state.job.result,
+        pass: state.job.progress?.pass ?? 0, passes: state.job.progress?.passes ?? 0,
+        tokens: state.job.progress?.tokens ?? 0, hasResult: !!state.job.result,
       },
+      queue: state.queue.items.map((it) => ({ id: it.job.id, name: it.job.document_name, state: it.state })),
     }),
   });
 
@@ -613,7 +721,8 @@ async function start() {
     state.error = normalizeError(err);
     renderError();
   });
-  onJobEvent(onEvent).catch((err) => {
+  // Handed over before anything can run from this page: no event is missed.
+  await watchJobs(onEvent).then(setQueue).catch((err) => {
     state.error = normalizeError(err);
     renderError();
   });

@@ -101,6 +101,7 @@ function renderForm() {
   byId('settings-summary-mode').value = s.summary_mode;
   byId('settings-translate-to').value = s.translate_to;
   setText(byId('settings-glossary'), s.glossary ?? t('settings.no_glossary'));
+  renderServer(s.server);
   const list = byId('settings-catalog');
   clear(list);
   list.append(...catalogItems(view.catalog));
@@ -108,6 +109,34 @@ function renderForm() {
   clear(welcome);
   welcome.append(...catalogItems(view.catalog));
   renderForms();
+}
+
+/** The engine: this computer, or an OpenAI-compatible server (URL, model, key). */
+function renderServer(server) {
+  const remote = !!server;
+  byId('settings-engine-local').checked = !remote;
+  byId('settings-engine-server').checked = remote;
+  show(byId('settings-server'), remote);
+  byId('settings-server-url').value = server?.url ?? '';
+  byId('settings-server-model').value = server?.model ?? '';
+  byId('settings-server-parallel').value = String(server?.parallel ?? 4);
+  const key = byId('settings-server-key');
+  key.value = '';
+  key.placeholder = t(view.env_api_key ? 'settings.key_env' : view.has_api_key ? 'settings.key_saved' : 'settings.key_none');
+  byId('settings-server-key-clear').disabled = !view.has_api_key;
+  keyChange = null;
+}
+
+// What Save does with the API key: null keeps it, '' forgets it, else replaces it.
+let keyChange = null;
+
+function serverFromForm() {
+  if (!byId('settings-engine-server').checked) return null;
+  return {
+    url: byId('settings-server-url').value.trim(),
+    model: byId('settings-server-model').value.trim(),
+    parallel: Math.max(1, Number(byId('settings-server-parallel').value) || 1),
+  };
 }
 
 export async function loadSettings() {
@@ -149,9 +178,11 @@ async function save() {
     summary_lang: byId('settings-summary-lang').value,
     summary_mode: byId('settings-summary-mode').value,
     translate_to: byId('settings-translate-to').value,
+    server: serverFromForm(),
   };
+  const typed = byId('settings-server-key').value.trim();
   try {
-    view = await saveSettings(next);
+    view = await saveSettings(next, typed || keyChange);
     draft = { ...view.settings };
     handlers.onDefaults(view.settings);
     byId('settings-dialog').close();
@@ -184,6 +215,14 @@ export function initSettings(h) {
   byId('choose-glossary').addEventListener('click', async () => {
     const p = await pickPath({ filterName: t('settings.glossary'), extensions: ['tsv', 'csv', 'txt'] });
     if (p) { draft.glossary = p; renderForm(); }
+  });
+  for (const id of ['settings-engine-local', 'settings-engine-server']) {
+    byId(id).addEventListener('change', () => show(byId('settings-server'), byId('settings-engine-server').checked));
+  }
+  byId('settings-server-key-clear').addEventListener('click', () => {
+    keyChange = '';
+    byId('settings-server-key').value = '';
+    byId('settings-server-key').placeholder = t('settings.key_forget');
   });
   byId('clear-glossary').addEventListener('click', () => { draft.glossary = null; renderForm(); });
   for (const list of [byId('settings-catalog'), byId('welcome-catalog')]) {

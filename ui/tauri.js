@@ -41,9 +41,16 @@ export async function onFileDrop(handlers) {
 // ---- jobs ------------------------------------------------------------------
 
 export const planTask = (path, task) => tauri().core.invoke('plan_task', { path, task });
+/** Queue the open document; resolves to its job id. */
 export const startJob = (path, task) => tauri().core.invoke('start_job', { path, task });
+/** Queue files and folders (walked); resolves to { jobs, refused: [{ path, message }] }. */
+export const queueFiles = (paths, task) => tauri().core.invoke('queue_files', { paths, task });
+export const queueView = () => tauri().core.invoke('queue_view');
+// Each queue action resolves to the queue as it is after it.
 export const resumeJob = (job) => tauri().core.invoke('resume_job', { job });
+export const pauseJob = (job) => tauri().core.invoke('pause_job', { job });
 export const cancelJob = (job) => tauri().core.invoke('cancel_job', { job });
+export const moveJob = (job, to) => tauri().core.invoke('move_job', { job, to });
 export const listJobs = () => tauri().core.invoke('list_jobs');
 export const openJob = (job) => tauri().core.invoke('open_job', { job });
 export const deleteJob = (job) => tauri().core.invoke('delete_job', { job });
@@ -51,7 +58,9 @@ export const exportJob = (job, format, path) => tauri().core.invoke('export_job'
 export const editTranslation = (job, index, text) =>
   tauri().core.invoke('edit_translation', { job, index, text });
 export const getSettings = () => tauri().core.invoke('get_settings');
-export const saveSettings = (settings) => tauri().core.invoke('save_settings', { settings });
+/** `apiKey`: null keeps the saved key, '' forgets it. */
+export const saveSettings = (settings, apiKey = null) =>
+  tauri().core.invoke('save_settings', { settings, apiKey });
 export const modelForms = (model) => tauri().core.invoke('model_forms', { model });
 export const useModelForm = (model, form) => tauri().core.invoke('use_model_form', { model, form });
 export const cancelConversion = () => tauri().core.invoke('cancel_conversion');
@@ -59,9 +68,16 @@ export function onConvertEvent(handler) {
   return tauri().event.listen('convert-event', (e) => handler(e.payload));
 }
 
-/** Every message of running jobs, in order: `handler(payload)`. */
-export function onJobEvent(handler) {
-  return tauri().event.listen('job-event', (e) => handler(e.payload));
+/**
+ * Every job's events, in order, each with the job's progress as the engine
+ * keeps it: `handler({ event, progress })`. The channel is handed to the
+ * shell once; resolves to the queue as it is then.
+ */
+export function watchJobs(handler) {
+  const api = tauri();
+  const channel = new api.core.Channel();
+  channel.onmessage = handler;
+  return api.core.invoke('watch_jobs', { onEvent: channel });
 }
 
 /** Ask where to save an export; resolves to a path or null. */

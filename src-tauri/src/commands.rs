@@ -103,7 +103,7 @@ pub(crate) fn engine_err(e: impl std::fmt::Display) -> CommandError {
 }
 
 /// The model to use: `$REPORTLENS_MODEL` (a per-launch override), else the
-/// one chosen in Settings, else the fetched test model.
+/// one chosen in Settings, else the fetched test model (the core's rule).
 pub fn resolve_model() -> Result<(PathBuf, &'static str), CommandError> {
     resolve_model_with(&crate::settings::load_settings()?)
 }

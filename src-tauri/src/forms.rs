@@ -95,7 +95,7 @@ pub async fn use_model_form<R: Runtime>(
             );
         })
         .map_err(engine_err)?;
-        let dir = reportlens::store::data_dir().map_err(engine_err)?;
+        let dir = crate::settings::data_dir()?;
         let mut settings = load_settings()?;
         settings.forms.insert(forms::key(&model), form);
         settings.save(&dir).map_err(engine_err)?;

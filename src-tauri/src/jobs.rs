@@ -1,380 +1,400 @@
-//! Thin commands over the engine's jobs: plan, run (streamed to the window as
-//! `job-event` events), cancel, resume, history, export and translation edits.
-//! A job runs on its own thread; the loaded model is kept between jobs.
+//! Thin commands over the application core's jobs and queue: plan, queue
+//! (one job per file or folder dropped), pause, resume, cancel, reorder,
+//! history, export and translation edits. The page hands the shell a
+//! `Channel` once (`watch_jobs`); every job's events and progress reach it
+//! there, in order, from the core's queue runner.
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use reportlens::app::{find_documents, Core, JobUpdate, QueueRunner, QueueView};
 use reportlens::export::ExportFormat;
-use reportlens::model::{load_engine_fitting, Engine, KvType};
 use reportlens::plan::{plan_file_with, Plan, PlanOptions};
-use reportlens::settings::DevicePref;
-use reportlens::store::{JobId, JobRecord, JobSummary, Store};
-use reportlens::tasks::{self, JobEvent, JobRequest, JobResult};
+use reportlens::store::{JobId, JobRecord, JobStatus, JobSummary, Store};
+use reportlens::tasks::{self, JobEvent, JobProgress, JobRequest, JobResult, ServerRef};
 use reportlens::{Block, TaskSpec};
 use serde::Serialize;
-use tauri::{AppHandle, Emitter, Manager, Runtime, State};
+use tauri::ipc::Channel;
+use tauri::State;
 
-use crate::commands::{
-    catch, engine_err, off_ui_thread, resolve_model, resolve_model_with, CommandError,
-};
+use crate::commands::{engine_err, off_ui_thread, CommandError};
 
-/// The event every job message travels on.
-pub const JOB_EVENT: &str = "job-event";
-
-/// A model loaded for some settings, kept for the next job.
-struct Loaded {
-    model: PathBuf,
-    device: DevicePref,
-    kv_cache: KvType,
-    engine: Engine,
-}
-
-/// The job running now and how to stop it.
-struct Running {
-    job: JobId,
-    cancel: Arc<AtomicBool>,
-}
-
-/// What the shell keeps between commands.
-#[derive(Default)]
+/// What the shell keeps between commands: the core and its queue runner
+/// (`Err`: the data folder could not be found, said by every command).
 pub struct JobState {
-    engine: Mutex<Option<Loaded>>,
-    running: Mutex<Option<Running>>,
+    runner: Result<Arc<QueueRunner>, CommandError>,
 }
 
 impl JobState {
-    fn running_job(&self) -> Option<JobId> {
-        self.running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-            .map(|r| r.job)
+    /// The core over this machine's folders; jobs a crash left running wait
+    /// again in their places, and the queue starts.
+    pub fn start() -> JobState {
+        let runner = Core::from_env().map_err(engine_err).map(|core| {
+            let runner = Arc::new(QueueRunner::new(Arc::new(core)));
+            match runner.core().recover_queue() {
+                Ok(_) => runner.wake(),
+                Err(e) => eprintln!("reportlens: the queue could not be recovered: {e}"),
+            }
+            runner
+        });
+        JobState { runner }
+    }
+
+    pub fn runner(&self) -> Result<Arc<QueueRunner>, CommandError> {
+        self.runner.clone()
+    }
+
+    pub fn core(&self) -> Result<Arc<Core>, CommandError> {
+        Ok(self.runner()?.core().clone())
+    }
+
+    /// The window is closing: running jobs keep their places for next time.
+    pub fn stop(&self) {
+        if let Ok(r) = &self.runner {
+            r.stop();
+        }
     }
 }
 
-fn open_store() -> Result<Store, CommandError> {
-    Store::open_default().map_err(engine_err)
-}
-
-fn device_pref() -> DevicePref {
-    crate::settings::load_settings()
-        .map(|s| s.device)
-        .unwrap_or_default()
-}
-
-fn kv_cache_pref() -> KvType {
-    crate::settings::load_settings()
-        .map(|s| s.kv_cache)
-        .unwrap_or_default()
+fn open_store(core: &Core) -> Result<Store, CommandError> {
+    core.store().map_err(engine_err)
 }
 
 /// The plan a job for `path` and `task` would run, with the time it should
 /// take at the speed measured on this machine.
-pub fn plan_task_with(path: &Path, model: &Path, task: TaskSpec) -> Result<Plan, CommandError> {
+pub fn plan_task_with(
+    core: &Core,
+    path: &Path,
+    model: &Path,
+    task: TaskSpec,
+) -> Result<Plan, CommandError> {
     let opts = PlanOptions {
         task,
         ..Default::default()
     };
     let (_, _, plan) = plan_file_with(path, model, Some(&opts)).map_err(engine_err)?;
     Ok(plan.expect("a plan was asked for").with_speed(
-        open_store()
+        open_store(core)
             .ok()
             .and_then(|s| tasks::measured_speed(&s, model)),
     ))
 }
 
 #[tauri::command]
-pub async fn plan_task(path: String, task: TaskSpec) -> Result<Plan, CommandError> {
-    let (model, _) = resolve_model()?;
-    off_ui_thread(move || plan_task_with(Path::new(&path), &model, task)).await?
-}
-
-/// Store the document and create (or find the unfinished) job, then run it.
-#[tauri::command]
-pub async fn start_job<R: Runtime>(
-    app: AppHandle<R>,
+pub async fn plan_task(
     state: State<'_, JobState>,
     path: String,
     task: TaskSpec,
-) -> Result<JobId, CommandError> {
-    if let Some(j) = state.running_job() {
-        return Err(CommandError::Busy(j.0));
-    }
-    let settings = crate::settings::load_settings()?;
-    let (model, _) = resolve_model_with(&settings)?;
-    let req = JobRequest {
-        file: PathBuf::from(path),
-        model: model.clone(),
+) -> Result<Plan, CommandError> {
+    let core = state.core()?;
+    off_ui_thread(move || {
+        let (model, _) = core.resolve_model(None).map_err(engine_err)?;
+        plan_task_with(&core, Path::new(&path), &model, task)
+    })
+    .await?
+}
+
+/// Every job's events and progress go to `on_event` from now on (a reloaded
+/// page hands a new channel); returns the queue as it is.
+#[tauri::command]
+pub async fn watch_jobs(
+    state: State<'_, JobState>,
+    on_event: Channel<JobUpdate>,
+) -> Result<QueueView, CommandError> {
+    let runner = state.runner()?;
+    runner.set_sink(channel_sink(on_event));
+    runner.wake();
+    off_ui_thread(move || runner.view().map_err(engine_err)).await?
+}
+
+/// Files and folders queued: the jobs made, and each file refused with why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Queued {
+    pub jobs: Vec<JobId>,
+    pub refused: Vec<Refused>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Refused {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+/// Queues one job per document in `paths` (folders walked) with `task` and
+/// the settings chosen; the queue runs them in order.
+pub fn queue_paths(
+    runner: &QueueRunner,
+    paths: &[PathBuf],
+    task: TaskSpec,
+) -> Result<Queued, CommandError> {
+    let core = runner.core();
+    let settings = core.settings().map_err(engine_err)?;
+    let (model, _) = core.resolve_model(None).map_err(engine_err)?;
+    let template = JobRequest {
+        file: PathBuf::new(),
+        model,
         task,
         strategy: None,
         context: None,
-        glossary: settings.glossary,
-        server: None,
+        glossary: settings.glossary.clone(),
+        server: settings
+            .server_config(&core.paths().data)
+            .map(|c| ServerRef {
+                url: c.root(),
+                model: c.model.clone(),
+            }),
     };
-    let id = off_ui_thread(move || -> Result<JobId, CommandError> {
-        let mut store = open_store()?;
-        tasks::submit(&mut store, &req).map_err(engine_err)
+    let files: Vec<PathBuf> = find_documents(paths)
+        .map_err(engine_err)?
+        .into_iter()
+        .map(|f| f.source)
+        .collect();
+    let mut queued = Queued {
+        jobs: Vec::new(),
+        refused: Vec::new(),
+    };
+    for r in core.queue_files(&files, &template, &mut |e| runner.report(e)) {
+        match r {
+            Ok(id) => queued.jobs.push(id),
+            Err((path, e)) => queued.refused.push(Refused {
+                path,
+                message: e.to_string(),
+            }),
+        }
+    }
+    runner.wake();
+    Ok(queued)
+}
+
+#[tauri::command]
+pub async fn queue_files(
+    state: State<'_, JobState>,
+    paths: Vec<PathBuf>,
+    task: TaskSpec,
+) -> Result<Queued, CommandError> {
+    let runner = state.runner()?;
+    off_ui_thread(move || queue_paths(&runner, &paths, task)).await?
+}
+
+/// Queues the open document (it runs at once when nothing else waits).
+#[tauri::command]
+pub async fn start_job(
+    state: State<'_, JobState>,
+    path: PathBuf,
+    task: TaskSpec,
+) -> Result<JobId, CommandError> {
+    let runner = state.runner()?;
+    off_ui_thread(move || {
+        let mut q = queue_paths(&runner, std::slice::from_ref(&path), task)?;
+        match q.refused.pop() {
+            Some(r) => Err(CommandError::Engine(r.message)),
+            None => q
+                .jobs
+                .pop()
+                .ok_or_else(|| CommandError::Engine(format!("{}: not a document", path.display()))),
+        }
     })
-    .await??;
-    spawn_run(app, id, model)?;
-    Ok(id)
+    .await?
 }
 
-/// Continue an unfinished job from its last finished pass.
+/// The queue in order, each job with its progress and time left.
 #[tauri::command]
-pub async fn resume_job<R: Runtime>(app: AppHandle<R>, job: i64) -> Result<JobId, CommandError> {
-    // `spawn_run` refuses while another job runs.
-    let id = JobId(job);
-    let record = off_ui_thread(move || open_store()?.get_job(id).map_err(engine_err)).await??;
-    spawn_run(app, id, PathBuf::from(&record.model_path))?;
-    Ok(id)
+pub async fn queue_view(state: State<'_, JobState>) -> Result<QueueView, CommandError> {
+    let runner = state.runner()?;
+    off_ui_thread(move || runner.view().map_err(engine_err)).await?
 }
 
-/// Ask the running job to stop; it keeps its finished passes.
+/// Runs `f` over the core and its queue, then returns the queue as it is.
+async fn queue_op(
+    state: State<'_, JobState>,
+    f: impl FnOnce(&QueueRunner) -> Result<(), reportlens::app::AppError> + Send + 'static,
+) -> Result<QueueView, CommandError> {
+    let runner = state.runner()?;
+    off_ui_thread(move || {
+        f(&runner).map_err(engine_err)?;
+        runner.view().map_err(engine_err)
+    })
+    .await?
+}
+
+/// Continue a paused, cancelled or failed job from its last finished pass
+/// (it joins the queue, or takes its turn again).
 #[tauri::command]
-pub fn cancel_job(state: State<'_, JobState>, job: i64) -> bool {
-    let running = state.running.lock().unwrap_or_else(|e| e.into_inner());
-    match running.as_ref() {
-        Some(r) if r.job.0 == job => {
-            r.cancel.store(true, Ordering::SeqCst);
-            true
-        }
-        _ => false,
-    }
+pub async fn resume_job(state: State<'_, JobState>, job: i64) -> Result<QueueView, CommandError> {
+    queue_op(state, move |r| {
+        r.core().resume_job(JobId(job))?;
+        r.wake();
+        Ok(())
+    })
+    .await
 }
 
-fn spawn_run<R: Runtime>(app: AppHandle<R>, id: JobId, model: PathBuf) -> Result<(), CommandError> {
-    let cancel = Arc::new(AtomicBool::new(false));
+/// Pause a job: a running one stops within a token and keeps its place.
+#[tauri::command]
+pub async fn pause_job(state: State<'_, JobState>, job: i64) -> Result<QueueView, CommandError> {
+    queue_op(state, move |r| r.core().pause_job(JobId(job), r.control())).await
+}
+
+/// Cancel (running) or remove (waiting) a job; it keeps its finished passes
+/// in the history, where it can be resumed.
+#[tauri::command]
+pub async fn cancel_job(state: State<'_, JobState>, job: i64) -> Result<QueueView, CommandError> {
+    queue_op(state, move |r| r.core().cancel_job(JobId(job), r.control())).await
+}
+
+/// Move a queued job to place `to` (0-based).
+#[tauri::command]
+pub async fn move_job(
+    state: State<'_, JobState>,
+    job: i64,
+    to: usize,
+) -> Result<QueueView, CommandError> {
+    queue_op(state, move |r| r.core().move_job(JobId(job), to)).await
+}
+
+/// Sends updates to the page's channel, streamed text in pieces of at most
+/// ~10 a second (`TokenBatcher`); a ticker sends held text on time even when
+/// the model writes nothing more for a while. Dropping the sink (a new page
+/// took over) stops its ticker.
+fn channel_sink(channel: Channel<JobUpdate>) -> reportlens::app::UpdateSink {
+    let batcher = Arc::new(Mutex::new(TokenBatcher::default()));
+    let stop = Arc::new(AtomicBool::new(false));
     {
-        let state = app.state::<JobState>();
-        let mut running = state.running.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(r) = running.as_ref() {
-            return Err(CommandError::Busy(r.job.0));
-        }
-        *running = Some(Running {
-            job: id,
-            cancel: cancel.clone(),
-        });
-    }
-    let worker_app = app.clone();
-    std::thread::Builder::new()
-        .name(format!("reportlens-job-{id}"))
-        .spawn(move || {
-            let app = worker_app;
-            let outcome = catch(|| run_on_this_thread(&app, id, &model, cancel));
-            let failure = match outcome {
-                Ok(Ok(())) => None,
-                Ok(Err(e)) => Some(e.to_string()),
-                Err(e) => Some(e.to_string()),
-            };
-            *app.state::<JobState>()
-                .running
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()) = None;
-            if let Some(error) = failure {
-                if let Ok(store) = open_store() {
-                    let _ = store.fail_job(id, &error);
+        let (batcher, stop, channel) = (batcher.clone(), stop.clone(), channel.clone());
+        let _ = std::thread::Builder::new()
+            .name("reportlens-events".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Acquire) {
+                    std::thread::sleep(TokenBatcher::EVERY / 2);
+                    // Sent while the batcher is locked, so held text and the
+                    // runner's next events reach the page in order.
+                    let mut b = batcher.lock().unwrap_or_else(|e| e.into_inner());
+                    if let Some(u) = b.due() {
+                        let _ = channel.send(u);
+                    }
                 }
-                let _ = app.emit(JOB_EVENT, JobEvent::Failed { job: id, error });
-            }
-            let _ = app.emit(JOB_EVENT, serde_json::json!({"event": "idle", "job": id}));
-        })
-        .map_err(|e| CommandError::Crashed(e.to_string()))?;
-    Ok(())
+            });
+    }
+    let guard = StopOnDrop(stop);
+    Box::new(move |u: &JobUpdate| {
+        let _keep = &guard;
+        let mut b = batcher.lock().unwrap_or_else(|e| e.into_inner());
+        for out in b.push(u) {
+            let _ = channel.send(out);
+        }
+    })
 }
 
-/// Load (or reuse) the model and run the job, forwarding every event.
-fn run_on_this_thread<R: Runtime>(
-    app: &AppHandle<R>,
-    id: JobId,
-    model: &Path,
-    cancel: Arc<AtomicBool>,
-) -> Result<(), CommandError> {
-    let state = app.state::<JobState>();
-    let (device, kv_cache) = (device_pref(), kv_cache_pref());
-    let mut slot = state.engine.lock().unwrap_or_else(|e| e.into_inner());
-    if !slot
-        .as_ref()
-        .is_some_and(|l| l.model == model && l.device == device && l.kv_cache == kv_cache)
-    {
-        *slot = None; // free the old model before loading the new one
-        let _ = app.emit(
-            JOB_EVENT,
-            serde_json::json!({"event": "loading-model", "job": id, "model": model}),
-        );
-        // The memory check budgets the job's longest pass where its plan is
-        // stored already (a resumed job); a longer run is checked as it starts.
-        let tokens = open_store()?
-            .get_job(id)
-            .ok()
-            .and_then(|j| j.plan)
-            .and_then(|p| serde_json::from_value::<Plan>(p).ok())
-            .map(|p| p.max_pass_tokens());
-        let engine = load_engine_fitting(model, device, kv_cache, tokens).map_err(engine_err)?;
-        let _ = app.emit(
-            JOB_EVENT,
-            serde_json::json!({"event": "model-loaded", "job": id, "device": engine.device.to_string()}),
-        );
-        *slot = Some(Loaded {
-            model: model.to_path_buf(),
-            device,
-            kv_cache,
-            engine,
-        });
-    }
-    let engine = &mut slot.as_mut().expect("loaded above").engine;
-    let mut store = open_store()?;
-    // Events are sent while the batcher is locked, so the ticker's late text
-    // and the runner's events reach the window in the order they happened.
-    let tokens = Mutex::new(TokenBatcher::default());
-    let finished = AtomicBool::new(false);
-    std::thread::scope(|s| {
-        // Text held back for batching goes out within its interval even when
-        // the model writes nothing more for a while (a slow step, a pause).
-        s.spawn(|| {
-            while !finished.load(Ordering::Acquire) {
-                std::thread::sleep(TokenBatcher::EVERY / 2);
-                let mut t = tokens.lock().unwrap_or_else(|e| e.into_inner());
-                if let Some(out) = t.due() {
-                    let _ = app.emit(JOB_EVENT, out);
-                }
-            }
-        });
-        // The ticker stops however this ends, a panic in the runner included
-        // (the caller turns that into a failed job; it must not hang here).
-        let _stop = StopOnDrop(&finished);
-        // Done, cancelled or failed: the runner has stored the outcome and sent
-        // its event, so there is nothing left to report here.
-        let _ = tasks::run_job(&mut store, engine, id, Some(cancel), &mut |e| {
-            let mut t = tokens.lock().unwrap_or_else(|e| e.into_inner());
-            for out in t.push(e) {
-                let _ = app.emit(JOB_EVENT, out);
-            }
-        });
-        let mut t = tokens.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(out) = t.flush() {
-            let _ = app.emit(JOB_EVENT, out);
-        }
-    });
-    Ok(())
-}
+/// Sets its flag when dropped.
+struct StopOnDrop(Arc<AtomicBool>);
 
-/// Sets its flag when dropped, on return or unwinding.
-struct StopOnDrop<'a>(&'a AtomicBool);
-
-impl Drop for StopOnDrop<'_> {
+impl Drop for StopOnDrop {
     fn drop(&mut self) {
         self.0.store(true, Ordering::Release);
     }
 }
 
 /// Streamed text reaches the window in pieces of at most ~10 per second:
-/// every event costs the webview a script evaluation, and a repaint per token
-/// would take CPU from the model. Other events pass at once, after the text
-/// held before them.
+/// every message costs the webview a script evaluation, and a repaint per
+/// token would take CPU from the model. Other events pass at once, after the
+/// text held before them.
 #[derive(Default)]
 struct TokenBatcher {
-    held: Option<HeldText>,
+    held: Option<JobUpdate>,
     last: Option<Instant>,
-}
-
-/// Text of one pass not yet sent, and how many tokens it holds.
-struct HeldText {
-    job: JobId,
-    pass: usize,
-    text: String,
-    tokens: usize,
 }
 
 impl TokenBatcher {
     const EVERY: Duration = Duration::from_millis(100);
 
-    fn push(&mut self, e: &JobEvent) -> Vec<JobEvent> {
-        match e {
-            JobEvent::Token {
-                job,
-                pass,
-                text,
-                tokens,
-            } => {
-                match &mut self.held {
-                    Some(h) if h.job == *job && h.pass == *pass => {
-                        h.text.push_str(text);
-                        h.tokens += tokens;
-                    }
-                    _ => {
-                        let before = self.flush();
-                        self.held = Some(HeldText {
-                            job: *job,
-                            pass: *pass,
-                            text: text.clone(),
-                            tokens: *tokens,
-                        });
-                        if let Some(b) = before {
-                            return vec![b];
-                        }
-                    }
-                }
-                if self.last.is_none_or(|t| t.elapsed() >= Self::EVERY) {
-                    return self.flush().into_iter().collect();
-                }
-                Vec::new()
+    fn push(&mut self, u: &JobUpdate) -> Vec<JobUpdate> {
+        let JobEvent::Token {
+            job,
+            pass,
+            text,
+            tokens,
+            ..
+        } = &u.event
+        else {
+            let mut out: Vec<JobUpdate> = self.flush().into_iter().collect();
+            out.push(u.clone());
+            return out;
+        };
+        let mut out = Vec::new();
+        match &mut self.held {
+            Some(JobUpdate {
+                event:
+                    JobEvent::Token {
+                        job: hj,
+                        pass: hp,
+                        text: ht,
+                        tokens: hn,
+                    },
+                progress,
+            }) if hj == job && hp == pass => {
+                ht.push_str(text);
+                *hn += tokens;
+                *progress = u.progress.clone();
             }
-            other => {
-                let mut out: Vec<JobEvent> = self.flush().into_iter().collect();
-                out.push(other.clone());
-                out
+            _ => {
+                out.extend(self.flush());
+                self.held = Some(u.clone());
             }
         }
+        if self.last.is_none_or(|t| t.elapsed() >= Self::EVERY) {
+            out.extend(self.flush());
+        }
+        out
     }
 
     /// The held text, once it has waited its interval.
-    fn due(&mut self) -> Option<JobEvent> {
+    fn due(&mut self) -> Option<JobUpdate> {
         if self.last.is_some_and(|t| t.elapsed() < Self::EVERY) {
             return None;
         }
         self.flush()
     }
 
-    fn flush(&mut self) -> Option<JobEvent> {
+    fn flush(&mut self) -> Option<JobUpdate> {
         let h = self.held.take()?;
         self.last = Some(Instant::now());
-        Some(JobEvent::Token {
-            job: h.job,
-            pass: h.pass,
-            text: h.text,
-            tokens: h.tokens,
-        })
+        Some(h)
     }
 }
 
 /// Past jobs, newest first.
 #[tauri::command]
-pub async fn list_jobs() -> Result<Vec<JobSummary>, CommandError> {
-    off_ui_thread(|| open_store()?.list_jobs().map_err(engine_err)).await?
+pub async fn list_jobs(state: State<'_, JobState>) -> Result<Vec<JobSummary>, CommandError> {
+    let core = state.core()?;
+    off_ui_thread(move || open_store(&core)?.list_jobs().map_err(engine_err)).await?
 }
 
 /// A stored job as the window shows it: the source blocks, the result when
-/// done, and the outputs of the passes finished so far.
+/// done, the outputs of the passes finished so far, and where it stands.
 #[derive(Debug, Clone, Serialize)]
 pub struct JobView {
     pub job: JobRecord,
+    /// A worker is running it now.
     pub running: bool,
+    /// Its place in the queue: "waiting", "paused" or "running"; `None`
+    /// when it is not queued.
+    pub queued: Option<reportlens::store::QueueState>,
+    /// Its progress, when it ran in this session.
+    pub progress: Option<JobProgress>,
     pub blocks: Vec<Block>,
     pub pages: Option<u32>,
     pub result: Option<JobResult>,
     pub passes_done: Vec<String>,
 }
 
-pub fn job_view(id: JobId, running: bool) -> Result<JobView, CommandError> {
-    let store = open_store()?;
+pub fn job_view(runner: &QueueRunner, id: JobId) -> Result<JobView, CommandError> {
+    let store = open_store(runner.core())?;
     let job = store.get_job(id).map_err(engine_err)?;
     let doc = store
         .get_document(&job.document_sha256)
         .map_err(engine_err)?;
-    let result = if job.status == reportlens::store::JobStatus::Done {
+    let result = if job.status == JobStatus::Done {
         Some(tasks::load_result(&store, id).map_err(engine_err)?)
     } else {
         None
@@ -386,8 +406,10 @@ pub fn job_view(id: JobId, running: bool) -> Result<JobView, CommandError> {
         .map(|c| c.output)
         .collect();
     Ok(JobView {
+        running: runner.is_running(id),
+        queued: store.queue_state(id).map_err(engine_err)?,
+        progress: runner.progress(id),
         job,
-        running,
         blocks: doc.blocks,
         pages: doc.pages,
         result,
@@ -395,44 +417,64 @@ pub fn job_view(id: JobId, running: bool) -> Result<JobView, CommandError> {
     })
 }
 
-/// Reopen a job from the history without recomputing anything.
+/// Reopen a job from the history (or the queue) without recomputing anything.
 #[tauri::command]
 pub async fn open_job(state: State<'_, JobState>, job: i64) -> Result<JobView, CommandError> {
-    let running = state.running_job() == Some(JobId(job));
-    off_ui_thread(move || job_view(JobId(job), running)).await?
+    let runner = state.runner()?;
+    off_ui_thread(move || job_view(&runner, JobId(job))).await?
 }
 
+/// Delete a job and its passes; a running job must be cancelled first.
 #[tauri::command]
 pub async fn delete_job(state: State<'_, JobState>, job: i64) -> Result<(), CommandError> {
-    if state.running_job() == Some(JobId(job)) {
+    let runner = state.runner()?;
+    if runner.is_running(JobId(job)) {
         return Err(CommandError::Busy(job));
     }
-    off_ui_thread(move || open_store()?.delete_job(JobId(job)).map_err(engine_err)).await?
+    off_ui_thread(move || {
+        open_store(runner.core())?
+            .delete_job(JobId(job))
+            .map_err(engine_err)
+    })
+    .await?
 }
 
 /// Write a finished job to `path` as `format` (markdown, bilingual-markdown,
-/// docx, bilingual-docx).
-pub fn export_job_to(id: JobId, format: &str, path: &Path) -> Result<PathBuf, CommandError> {
+/// docx, bilingual-docx, key-figures-csv, key-figures-xlsx).
+pub fn export_job_to(
+    core: &Core,
+    id: JobId,
+    format: &str,
+    path: &Path,
+) -> Result<PathBuf, CommandError> {
     let format: ExportFormat = format.parse().map_err(CommandError::Engine)?;
-    let store = open_store()?;
+    let store = open_store(core)?;
     let result = tasks::load_result(&store, id).map_err(engine_err)?;
     tasks::export_result(&result, format, path).map_err(engine_err)
 }
 
 #[tauri::command]
-pub async fn export_job(job: i64, format: String, path: String) -> Result<PathBuf, CommandError> {
-    off_ui_thread(move || export_job_to(JobId(job), &format, Path::new(&path))).await?
+pub async fn export_job(
+    state: State<'_, JobState>,
+    job: i64,
+    format: String,
+    path: String,
+) -> Result<PathBuf, CommandError> {
+    let core = state.core()?;
+    off_ui_thread(move || export_job_to(&core, JobId(job), &format, Path::new(&path))).await?
 }
 
 /// Save the user's edit of one translated block; the figures are re-checked.
 #[tauri::command]
 pub async fn edit_translation(
+    state: State<'_, JobState>,
     job: i64,
     index: usize,
     text: String,
 ) -> Result<JobResult, CommandError> {
+    let core = state.core()?;
     off_ui_thread(move || {
-        let store = open_store()?;
+        let store = open_store(&core)?;
         tasks::edit_translation(&store, JobId(job), index, &text).map_err(engine_err)
     })
     .await?
@@ -442,19 +484,25 @@ pub async fn edit_translation(
 mod tests {
     use super::*;
 
-    fn token(text: &str) -> JobEvent {
-        JobEvent::Token {
-            job: JobId(1),
-            pass: 0,
-            text: text.into(),
-            tokens: 1,
-        }
+    fn update(event: JobEvent) -> JobUpdate {
+        let mut progress = JobProgress::new(event.job());
+        progress.update(&event);
+        JobUpdate { event, progress }
     }
 
-    fn texts(events: &[JobEvent]) -> Vec<String> {
-        events
+    fn token(pass: usize, text: &str) -> JobUpdate {
+        update(JobEvent::Token {
+            job: JobId(1),
+            pass,
+            text: text.into(),
+            tokens: 1,
+        })
+    }
+
+    fn texts(updates: &[JobUpdate]) -> Vec<String> {
+        updates
             .iter()
-            .map(|e| match e {
+            .map(|u| match &u.event {
                 JobEvent::Token { text, .. } => text.clone(),
                 other => format!("<{}>", serde_json::to_value(other).unwrap()["event"]),
             })
@@ -466,20 +514,20 @@ mod tests {
         let mut b = TokenBatcher::default();
         let mut out = Vec::new();
         // The first token goes at once; the next ones are held (< 100 ms).
-        out.extend(b.push(&token("Rev")));
-        out.extend(b.push(&token("enue ")));
-        out.extend(b.push(&token("rose")));
+        out.extend(b.push(&token(0, "Rev")));
+        out.extend(b.push(&token(0, "enue ")));
+        out.extend(b.push(&token(0, "rose")));
         assert_eq!(texts(&out), vec!["Rev"]);
         // Another event flushes the held text first.
-        out.extend(b.push(&JobEvent::Cancelled {
+        out.extend(b.push(&update(JobEvent::Cancelled {
             job: JobId(1),
             passes_done: 0,
-        }));
+        })));
         assert_eq!(texts(&out), vec!["Rev", "enue rose", "<\"cancelled\">"]);
         // Batched text says how many tokens it holds, so counts stay exact.
         let counts: Vec<usize> = out
             .iter()
-            .filter_map(|e| match e {
+            .filter_map(|u| match &u.event {
                 JobEvent::Token { tokens, .. } => Some(*tokens),
                 _ => None,
             })
@@ -488,14 +536,9 @@ mod tests {
         assert!(b.flush().is_none());
         // Held text of one pass never merges into the next pass.
         let mut b = TokenBatcher::default();
-        let mut out = b.push(&token("a"));
-        out.extend(b.push(&token("b")));
-        out.extend(b.push(&JobEvent::Token {
-            job: JobId(1),
-            pass: 1,
-            text: "c".into(),
-            tokens: 1,
-        }));
+        let mut out = b.push(&token(0, "a"));
+        out.extend(b.push(&token(0, "b")));
+        out.extend(b.push(&token(1, "c")));
         out.extend(b.flush());
         assert_eq!(texts(&out), vec!["a", "b", "c"]);
     }
@@ -504,8 +547,8 @@ mod tests {
     fn held_text_is_due_after_its_interval_without_another_event() {
         let mut b = TokenBatcher::default();
         assert!(b.due().is_none(), "nothing held, nothing due");
-        let mut out = b.push(&token("Net "));
-        out.extend(b.push(&token("income")));
+        let mut out = b.push(&token(0, "Net "));
+        out.extend(b.push(&token(0, "income")));
         assert!(b.due().is_none(), "not yet: the interval has not passed");
         std::thread::sleep(TokenBatcher::EVERY);
         out.extend(b.due());

@@ -10,15 +10,20 @@ pub mod settings;
 pub fn with_app<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
     builder
         .plugin(tauri_plugin_dialog::init())
-        .manage(jobs::JobState::default())
+        .manage(jobs::JobState::start())
         .manage(forms::ConvertState::default())
         .invoke_handler(tauri::generate_handler![
             commands::open_document,
             commands::model_status,
             jobs::plan_task,
+            jobs::watch_jobs,
+            jobs::queue_files,
+            jobs::queue_view,
             jobs::start_job,
             jobs::resume_job,
+            jobs::pause_job,
             jobs::cancel_job,
+            jobs::move_job,
             jobs::list_jobs,
             jobs::open_job,
             jobs::delete_job,
@@ -36,8 +41,16 @@ pub fn with_app<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder
 pub fn run() {
     reserve_a_core_for_the_window();
     with_app(tauri::Builder::default())
-        .run(tauri::generate_context!())
-        .expect("error while running the ReportLens window");
+        .build(tauri::generate_context!())
+        .expect("error while building the ReportLens window")
+        .run(|app, event| {
+            // Closing the window: running jobs stop at their next token and
+            // keep their places in the queue for the next start.
+            if let tauri::RunEvent::Exit = event {
+                use tauri::Manager;
+                app.state::<jobs::JobState>().stop();
+            }
+        });
 }
 
 /// The model's CPU thread pools spin while they wait; on every core they

@@ -8,10 +8,14 @@ use serde::Serialize;
 
 use crate::commands::{engine_err, off_ui_thread, CommandError};
 
+/// The data folder (the core's paths: settings, jobs, the server's key).
+pub fn data_dir() -> Result<PathBuf, CommandError> {
+    Ok(reportlens::app::Paths::from_env().map_err(engine_err)?.data)
+}
+
 /// The settings from the data folder (defaults when none were saved).
 pub fn load_settings() -> Result<Settings, CommandError> {
-    let dir = reportlens::store::data_dir().map_err(engine_err)?;
-    Settings::load(&dir).map_err(engine_err)
+    Settings::load(&data_dir()?).map_err(engine_err)
 }
 
 /// What the settings screen shows.
@@ -26,12 +30,21 @@ pub struct SettingsView {
     pub env_model: Option<PathBuf>,
     /// Memory available now, in bytes.
     pub available_memory: Option<u64>,
+    /// Whether an API key for the server is saved (the key itself never
+    /// reaches the page).
+    pub has_api_key: bool,
+    /// Set when `REPORTLENS_API_KEY` gives the key for this run.
+    pub env_api_key: bool,
 }
 
 pub fn settings_view() -> Result<SettingsView, CommandError> {
     let models_dir = reportlens::paths::models_dir();
     let available_memory = reportlens::model::device::available_memory();
+    let dir = data_dir()?;
     Ok(SettingsView {
+        has_api_key: dir.join(reportlens::settings::API_KEY_FILE).is_file(),
+        env_api_key: std::env::var_os(reportlens::settings::API_KEY_ENV)
+            .is_some_and(|v| !v.is_empty()),
         settings: load_settings()?,
         catalog: catalog::entries(&models_dir, available_memory),
         models_dir,
@@ -48,12 +61,30 @@ pub async fn get_settings() -> Result<SettingsView, CommandError> {
 }
 
 /// Validate and persist; a bad value is refused with the reason and nothing
-/// is written.
+/// is written. `api_key`: `None` keeps the saved key, `""` forgets it, any
+/// other value replaces it (kept apart from the settings, readable by the
+/// user only).
 #[tauri::command]
-pub async fn save_settings(settings: Settings) -> Result<SettingsView, CommandError> {
+pub async fn save_settings(
+    settings: Settings,
+    api_key: Option<String>,
+) -> Result<SettingsView, CommandError> {
     off_ui_thread(move || {
-        let dir = reportlens::store::data_dir().map_err(engine_err)?;
+        let dir = data_dir()?;
+        if let Some(s) = &settings.server {
+            reportlens::remote::ServerConfig {
+                url: s.url.clone(),
+                model: s.model.clone(),
+                api_key: None,
+            }
+            .validate()
+            .map_err(engine_err)?;
+        }
         settings.save(&dir).map_err(engine_err)?;
+        if let Some(key) = api_key {
+            reportlens::settings::save_api_key(&dir, Some(key.as_str()).filter(|k| !k.is_empty()))
+                .map_err(engine_err)?;
+        }
         settings_view()
     })
     .await?

@@ -23,6 +23,10 @@ fn isolated_data() -> &'static Path {
 /// Tests that write the settings take turns: each reads back what it saved.
 static SETTINGS_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// Tests that run jobs take turns: every app of this binary shares one
+/// database, so one app's queue runner may take another test's jobs.
+static QUEUE_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn app() -> (
     tauri::App<tauri::test::MockRuntime>,
     tauri::WebviewWindow<tauri::test::MockRuntime>,
@@ -149,12 +153,12 @@ fn commands_not_granted_by_capabilities_are_refused() {
     assert!(err.to_string().contains("not allowed"), "{err}");
 }
 
-/// Poll `open_job` until the job is no longer running.
+/// Poll `open_job` until the job has left the queue (done, failed or cancelled).
 fn wait_for_job(webview: &tauri::WebviewWindow<tauri::test::MockRuntime>, id: i64) -> Value {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
     loop {
         let v = invoke(webview, "open_job", json!({ "job": id })).expect("open_job");
-        if !v["running"].as_bool().unwrap() && v["job"]["status"] != "running" {
+        if !v["running"].as_bool().unwrap() && v["queued"].is_null() {
             return v;
         }
         assert!(
@@ -172,6 +176,7 @@ fn a_summary_runs_through_the_window_commands_and_is_kept_in_history() {
         "results.md",
         "# Q3 results\n\nRevenue rose 12% to $4.2 billion. Net profit was $310 million.\n",
     );
+    let _turn = QUEUE_TURN.lock().unwrap_or_else(|e| e.into_inner());
     let (_app, webview) = app();
     let task = json!({ "task": "summarize", "lang": "en", "mode": "financial" });
     let plan = invoke(&webview, "plan_task", json!({ "path": file, "task": task })).unwrap();
@@ -316,4 +321,89 @@ fn a_model_directory_offers_its_forms_and_converts_once() {
     .is_err());
     let _ = std::fs::remove_file(&file);
     let _ = std::fs::remove_dir_all(&tmp);
+}
+
+/// The queue through the window's commands: three files (one of them in a
+/// folder) queued at once with their plans and times, one moved first, one
+/// paused, one removed; the rest run in the new order, the paused one after
+/// its resume, and nothing is left queued.
+#[test]
+fn a_queue_of_files_runs_in_the_order_set_and_obeys_pause_and_remove() {
+    let Some(_model) = model() else { return };
+    let _turn = QUEUE_TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = std::env::temp_dir().join(format!("reportlens-ipc-queue-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("more")).unwrap();
+    let write = |rel: &str, text: &str| {
+        let p = dir.join(rel);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let a = write("a.md", "# Alpha\n\nRevenue was $12 million in 2023.\n");
+    write(
+        "more/b.md",
+        "# Beta\n\nNet income rose 8% to $3.1 million.\n",
+    );
+    write("more/c.md", "# Gamma\n\nThe company employs 240 people.\n");
+    write("more/notes.bin", "not a document");
+    let (_app, webview) = app();
+    // Hold the queue while it is arranged: pause everything as it arrives.
+    let task = json!({ "task": "summarize", "lang": "en", "mode": "general" });
+    let queued = invoke(
+        &webview,
+        "queue_files",
+        json!({ "paths": [a, dir.join("more")], "task": task }),
+    )
+    .expect("queued");
+    let ids: Vec<i64> = queued["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j.as_i64().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 3, "{queued}");
+    assert_eq!(queued["refused"], json!([]));
+    // The first may already run; pause the other two while the order is set.
+    for id in &ids[1..] {
+        invoke(&webview, "pause_job", json!({ "job": id })).unwrap();
+    }
+    let view = invoke(&webview, "move_job", json!({ "job": ids[2], "to": 0 })).unwrap();
+    let order: Vec<i64> = view["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["job"]["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(order[0], ids[2], "moved first: {view}");
+    for item in view["items"].as_array().unwrap() {
+        // Every job was planned when queued: its passes are known.
+        assert!(item["job"]["total_chunks"].as_u64().unwrap() >= 1, "{item}");
+    }
+    // Remove b; resume c (now first).
+    let view = invoke(&webview, "cancel_job", json!({ "job": ids[1] })).unwrap();
+    assert!(
+        !view["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["job"]["id"] == ids[1]),
+        "{view}"
+    );
+    invoke(&webview, "resume_job", json!({ "job": ids[2] })).unwrap();
+    let c = wait_for_job(&webview, ids[2]);
+    let a_done = wait_for_job(&webview, ids[0]);
+    assert_eq!(c["job"]["status"], "done", "{c}");
+    assert_eq!(a_done["job"]["status"], "done", "{a_done}");
+    let b = invoke(&webview, "open_job", json!({ "job": ids[1] })).unwrap();
+    assert_eq!(
+        b["job"]["status"], "cancelled",
+        "removed, kept in the history"
+    );
+    assert!(b["queued"].is_null());
+    let view = invoke(&webview, "queue_view", json!({})).unwrap();
+    assert_eq!(view["items"], json!([]), "{view}");
+    // A removed job can be put back: it runs and finishes.
+    invoke(&webview, "resume_job", json!({ "job": ids[1] })).unwrap();
+    let b = wait_for_job(&webview, ids[1]);
+    assert_eq!(b["job"]["status"], "done", "{b}");
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -6,6 +6,7 @@
 mod batch;
 mod engines;
 mod queue;
+mod runner;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -18,9 +19,12 @@ use crate::settings::{ModelSource, Settings, SettingsError};
 use crate::store::{JobId, Store, StoreError};
 use crate::tasks::{self, JobEvent, JobOutcome, ServerEngine, TaskError};
 
-pub use batch::{BatchEvent, BatchFile, BatchOptions, BatchReport, FileStatus, OutputFormat};
+pub use batch::{
+    find_documents, BatchEvent, BatchFile, BatchOptions, BatchReport, FileStatus, OutputFormat,
+};
 pub use engines::EngineCache;
-pub use queue::QueueControl;
+pub use queue::{QueueControl, QueueItem, QueueView};
+pub use runner::{JobUpdate, QueueRunner, UpdateSink};
 
 /// Where ReportLens keeps its data and models on this machine (one place).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +94,8 @@ pub enum AppError {
         url: String,
         model: String,
     },
+    #[error("internal error (please report it): {0}")]
+    Internal(String),
     #[error("{path}: {detail}")]
     Files { path: PathBuf, detail: String },
     #[error("cannot write {path}: {source}")]
@@ -131,6 +137,19 @@ impl Core {
 
     pub fn store(&self) -> Result<Store, AppError> {
         Ok(Store::open(&self.paths.database())?)
+    }
+
+    /// The engine and how many jobs at once, as chosen in Settings: the
+    /// server there (with its key), else the model here on its device.
+    pub fn engine_settings(&self) -> Result<(EngineSettings, usize), AppError> {
+        let s = self.settings()?;
+        let parallel = s.server.as_ref().map_or(1, |srv| srv.parallel.max(1));
+        let engine = EngineSettings {
+            device: s.device,
+            kv: s.kv_cache,
+            server: s.server_config(&self.paths.data),
+        };
+        Ok((engine, parallel))
     }
 
     /// The model every front end runs (`Settings::resolve_model`'s rule:

@@ -7,8 +7,11 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::store::{JobId, JobStatus, QueueEntry, QueueState};
-use crate::tasks::{self, JobEvent, JobOutcome, JobRequest};
+use serde::Serialize;
+
+use crate::plan::Plan;
+use crate::store::{JobId, JobStatus, QueueEntry, QueueState, Store};
+use crate::tasks::{self, JobEvent, JobOutcome, JobProgress, JobRequest};
 
 use super::{AppError, Core, EngineSettings};
 
@@ -25,6 +28,48 @@ enum AfterStop {
 struct InFlight {
     cancel: Arc<AtomicBool>,
     after: AfterStop,
+}
+
+/// One queued job as a front end shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct QueueItem {
+    #[serde(flatten)]
+    pub entry: QueueEntry,
+    /// Its progress, while it runs in this session.
+    pub progress: Option<JobProgress>,
+    /// Time left: the running job's at its measured speed, a waiting job's
+    /// from its plan at the speed measured on this machine; `None` before
+    /// any speed is known (or for a server job not yet planned).
+    pub seconds_left: Option<f64>,
+}
+
+/// The queue in order and its time left.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct QueueView {
+    pub items: Vec<QueueItem>,
+    /// The sum of the times known.
+    pub seconds_left: f64,
+    /// Jobs whose time is not known yet (not in `seconds_left`).
+    pub unknown: usize,
+}
+
+/// A waiting job's time left from its stored plan and the speed measured for
+/// its model now, less the passes it finished before.
+fn planned_seconds_left(store: &Store, id: JobId) -> Result<Option<f64>, AppError> {
+    let job = store.get_job(id)?;
+    let Some(plan) = job
+        .plan
+        .and_then(|p| serde_json::from_value::<Plan>(p).ok())
+    else {
+        return Ok(None);
+    };
+    let passes = plan.passes.len().max(1) as f64;
+    let done = store.finished_chunks(id)?.len() as f64;
+    let speed = tasks::speed_of(store, &job.model_id);
+    Ok(plan
+        .with_speed(speed)
+        .estimated_seconds
+        .map(|s| s * (1.0 - done / passes).max(0.0)))
 }
 
 /// The jobs the queue's workers are running now, and how to stop them.
@@ -46,6 +91,14 @@ impl QueueControl {
             }
             None => false,
         }
+    }
+
+    /// Whether a worker is running `job` now.
+    pub fn is_running(&self, job: JobId) -> bool {
+        self.running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(&job)
     }
 
     /// Let the jobs in flight finish their pass and take no new ones.
@@ -84,7 +137,7 @@ impl Core {
         on_event: &mut dyn FnMut(&JobEvent),
     ) -> Result<JobId, AppError> {
         let mut store = self.store()?;
-        let id = tasks::submit(&mut store, req)?;
+        let id = tasks::submit_planned(&mut store, req)?;
         let position = store.enqueue(id)?;
         on_event(&JobEvent::Queued { job: id, position });
         Ok(id)
@@ -93,6 +146,31 @@ impl Core {
     /// The queue in order.
     pub fn queue(&self) -> Result<Vec<QueueEntry>, AppError> {
         Ok(self.store()?.queue()?)
+    }
+
+    /// The queue in order, each job with its progress (`live`: the jobs run
+    /// in this session) and time left, and the whole queue's time left.
+    pub fn queue_view(&self, live: &HashMap<JobId, JobProgress>) -> Result<QueueView, AppError> {
+        let store = self.store()?;
+        let mut view = QueueView::default();
+        for entry in store.queue()? {
+            let id = entry.job.id;
+            let progress = live.get(&id).filter(|p| p.is_active()).cloned();
+            let seconds_left = match progress.as_ref().and_then(|p| p.eta_seconds) {
+                Some(s) => Some(s),
+                None => planned_seconds_left(&store, id)?,
+            };
+            match seconds_left {
+                Some(s) => view.seconds_left += s,
+                None => view.unknown += 1,
+            }
+            view.items.push(QueueItem {
+                entry,
+                progress,
+                seconds_left,
+            });
+        }
+        Ok(view)
     }
 
     /// At start-up: jobs a crashed run had taken wait again in their places.
@@ -145,7 +223,18 @@ impl Core {
                         after: AfterStop::Cancel,
                     },
                 );
-            let outcome = self.run_job(id, engine, cancel, &mut |e| on_event(e));
+            // A panic in one job fails that job, not the queue (nor, in the
+            // window, the app): the rest still run.
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.run_job(id, engine, cancel, &mut |e| on_event(e))
+            }))
+            .unwrap_or_else(|p| {
+                let e = AppError::Internal(panic_text(&*p));
+                let error = e.to_string();
+                let _ = store.fail_job(id, &error);
+                on_event(&JobEvent::Failed { job: id, error });
+                Err(e)
+            });
             let after = control
                 .running
                 .lock()
@@ -213,4 +302,13 @@ impl Core {
     pub fn move_job(&self, id: JobId, to: usize) -> Result<(), AppError> {
         Ok(self.store()?.move_in_queue(id, to)?)
     }
+}
+
+/// The message a panic carried.
+pub(crate) fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a worker thread panicked".to_string())
 }

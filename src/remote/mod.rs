@@ -48,6 +48,19 @@ impl ServerConfig {
         let u = self.url.trim().trim_end_matches('/');
         u.strip_suffix("/v1").unwrap_or(u).to_string()
     }
+
+    /// Refuses what cannot be a server before any request: no model name, a
+    /// URL that is not http(s).
+    pub fn validate(&self) -> Result<(), RemoteError> {
+        if self.model.trim().is_empty() {
+            return Err(RemoteError::NoModelName);
+        }
+        let url = self.root();
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(RemoteError::BadUrl { url });
+        }
+        Ok(())
+    }
 }
 
 /// How long connecting may take: a server on the LAN answers in milliseconds;
@@ -118,13 +131,7 @@ pub struct Answer {
 impl Server {
     /// Checks the server answers, serves `config.model` and how it counts tokens.
     pub fn connect(config: ServerConfig) -> Result<Server, RemoteError> {
-        if config.model.trim().is_empty() {
-            return Err(RemoteError::NoModelName);
-        }
-        let url = config.root();
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(RemoteError::BadUrl { url });
-        }
+        config.validate()?;
         let mut server = Server {
             config,
             short: agent(Some(SHORT_REQUEST_TIMEOUT)),

@@ -2,6 +2,7 @@
 //! database so a restart or a crash loses none of it; a job leaves the queue
 //! when it finishes, fails, is cancelled or is removed (it stays in the history).
 use std::fmt;
+use std::path::Path;
 use std::str::FromStr;
 
 use rusqlite::{params, OptionalExtension};
@@ -135,8 +136,11 @@ impl Store {
             .optional()
             .map_err(sql)?;
         if let Some(id) = next {
-            tx.execute("UPDATE queue SET state = 'running' WHERE job_id = ?1", [id])
-                .map_err(sql)?;
+            tx.execute(
+                "UPDATE queue SET state = 'running', worker = ?2 WHERE job_id = ?1",
+                params![id, std::process::id()],
+            )
+            .map_err(sql)?;
         }
         tx.commit().map_err(sql)?;
         Ok(next.map(JobId))
@@ -215,14 +219,42 @@ impl Store {
         tx.commit().map_err(sql)
     }
 
-    /// After a crash or a kill, jobs a worker had taken are waiting again, in
-    /// their places. Returns how many there were.
+    /// At start-up: jobs a crashed process had taken wait again in their
+    /// places (a job another running process holds is left to it). Returns
+    /// how many.
     pub fn recover_queue(&self) -> Result<usize, StoreError> {
-        self.conn
-            .execute(
-                "UPDATE queue SET state = 'waiting' WHERE state = 'running'",
-                [],
-            )
-            .map_err(|e| self.sql(e))
+        self.recover_queue_where(&process_alive)
     }
+
+    /// `recover_queue` with the rule that says which worker processes live.
+    pub fn recover_queue_where(&self, alive: &dyn Fn(u32) -> bool) -> Result<usize, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT job_id, worker FROM queue WHERE state = 'running'")
+            .map_err(|e| self.sql(e))?;
+        let claimed: Vec<(i64, Option<u32>)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| self.sql(e))?;
+        let mut recovered = 0;
+        for (job, worker) in claimed {
+            if worker.is_some_and(alive) {
+                continue;
+            }
+            recovered += self
+                .conn
+                .execute(
+                    "UPDATE queue SET state = 'waiting', worker = NULL WHERE job_id = ?1",
+                    [job],
+                )
+                .map_err(|e| self.sql(e))?;
+        }
+        Ok(recovered)
+    }
+}
+
+/// Whether process `pid` runs: this one does; elsewhere, Linux's /proc says.
+/// Where there is no /proc, another process's job counts as abandoned.
+fn process_alive(pid: u32) -> bool {
+    pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists()
 }

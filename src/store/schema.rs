@@ -2,7 +2,7 @@
 use rusqlite::Connection;
 
 /// The newest schema this build writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Migration `i` takes the database from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -70,6 +70,11 @@ CREATE TABLE speed (
     decode_tokens_per_s  REAL NOT NULL,
     updated_at           INTEGER NOT NULL
 );
+"#,
+    // 4: which process runs a claimed job, so a start-up recovers only the
+    // jobs of a process that is gone (not those another window is running).
+    r#"
+ALTER TABLE queue ADD COLUMN worker INTEGER;
 "#,
 ];
 

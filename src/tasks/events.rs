@@ -69,3 +69,22 @@ pub enum JobEvent {
     /// The job failed; finished passes are kept.
     Failed { job: JobId, error: String },
 }
+
+impl JobEvent {
+    /// The job this event is about.
+    pub fn job(&self) -> JobId {
+        match self {
+            JobEvent::Queued { job, .. }
+            | JobEvent::ModelLoading { job, .. }
+            | JobEvent::ModelLoaded { job, .. }
+            | JobEvent::Planned { job, .. }
+            | JobEvent::PassStarted { job, .. }
+            | JobEvent::Prefill { job, .. }
+            | JobEvent::Token { job, .. }
+            | JobEvent::PassFinished { job, .. }
+            | JobEvent::Finished { job, .. }
+            | JobEvent::Cancelled { job, .. }
+            | JobEvent::Failed { job, .. } => *job,
+        }
+    }
+}

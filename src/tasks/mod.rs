@@ -5,6 +5,7 @@ mod deliver;
 mod engine;
 mod events;
 pub mod glossary;
+mod progress;
 mod result;
 mod runner;
 pub mod summarize;
@@ -19,10 +20,11 @@ pub use deliver::export_result;
 pub use engine::{ChatTurn, JobEngine, ServerEngine, Written, REPEAT_LAST_N};
 pub use events::JobEvent;
 pub use glossary::{Glossary, GlossaryError};
+pub use progress::{JobProgress, Reading, Stage, READING_SHARE};
 pub use result::{FigureMark, Findings, JobResult, MarkCounts, SourceFigure};
 pub use runner::{
     edit_translation, job_settings, load_result, measured_speed, model_id, run_job, speed_of,
-    submit, JobOutcome, JobRequest, JobSettings, ServerRef, REPETITION_PENALTY,
+    submit, submit_planned, JobOutcome, JobRequest, JobSettings, ServerRef, REPETITION_PENALTY,
 };
 
 #[derive(Debug, thiserror::Error)]

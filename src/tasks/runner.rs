@@ -104,8 +104,53 @@ pub fn model_id(path: &Path) -> String {
 /// unfinished job with the same document, model and settings.
 pub fn submit(store: &mut Store, req: &JobRequest) -> Result<JobId, TaskError> {
     let doc = ingest::extract(&req.file)?;
+    submit_document(store, req, &doc)
+}
+
+/// `submit`, and for a job on the model here, its plan made now (with the
+/// model's own tokenizer and context, as its run would make it) and stored:
+/// a queue shows each job's passes and time before it starts, and the run
+/// follows exactly that plan. A server job is planned when it starts (its
+/// token counts are the server's).
+pub fn submit_planned(store: &mut Store, req: &JobRequest) -> Result<JobId, TaskError> {
+    let doc = ingest::extract(&req.file)?;
+    let id = submit_document(store, req, &doc)?;
+    let job = store.get_job(id)?;
+    if req.server.is_some() || job.plan.is_some() {
+        return Ok(id);
+    }
+    let model_path = Path::new(&job.model_path);
+    let info = crate::model::inspect(model_path)?;
+    let tokenizer = crate::model::load_tokenizer(model_path)?;
+    let plan = plan::make_plan(
+        &doc,
+        PromptFamily::of_model(&info),
+        info.context_length,
+        &tokenizer,
+        &plan_options(&job_settings(&job)?),
+    )?
+    .with_speed(speed_of(store, &job.model_id));
+    store.save_plan(id, &plan, plan.passes.len() as u32)?;
+    Ok(id)
+}
+
+/// How a job's settings shape its plan (one rule for the run and the queue).
+fn plan_options(s: &JobSettings) -> PlanOptions {
+    PlanOptions {
+        task: s.task,
+        strategy: s.strategy,
+        context_override: s.context,
+        ..Default::default()
+    }
+}
+
+fn submit_document(
+    store: &mut Store,
+    req: &JobRequest,
+    doc: &Document,
+) -> Result<JobId, TaskError> {
     let sha = store::sha256_file(&req.file)?;
-    store.put_document(&doc, &sha)?;
+    store.put_document(doc, &sha)?;
     let glossary_sha256 = match &req.glossary {
         Some(g) => {
             // Parse it now: a broken glossary is reported before any work starts.
@@ -392,12 +437,7 @@ impl Run<'_> {
                 detail: format!("its plan does not parse: {e}"),
             });
         }
-        let opts = PlanOptions {
-            task: s.task,
-            strategy: s.strategy,
-            context_override: s.context,
-            ..Default::default()
-        };
+        let opts = plan_options(s);
         let context = self.engine.context_length();
         let speed = speed_of(self.store, &self.job.model_id);
         let mut plan =

@@ -30,7 +30,9 @@ test('every key used by the markup and the modules is defined', () => {
   const dynamic = {
     'fig.': ['verified', 'approximate', 'mismatch', 'unsupported'],
     'status.': ['planned', 'running', 'cancelled', 'failed', 'done'],
-    'job.status.': ['starting', 'loading', 'running', 'done', 'cancelled', 'failed'],
+    'job.status.': ['queued', 'loading', 'running', 'paused', 'done', 'cancelled', 'failed'],
+    'queue.state.': ['waiting', 'paused', 'running'],
+    'queue.': ['show', 'up', 'down', 'pause', 'resume', 'cancel', 'remove'],
     'pass.': ['whole', 'map', 'reduce', 'head-tail', 'translate'],
     'plan.strategy.': ['whole', 'map-reduce', 'head-tail', 'batched', 'batched_one'],
     'task.': ['summarize', 'translate'],
