@@ -137,45 +137,75 @@ function renderNotice() {
   setText(byId('notice'), n ? t(n.key, n.vars) : '');
 }
 
-function queueBar(pct, name) {
+// The queue repaints with every progress message: rows are updated in place
+// (never rebuilt), so a button under the pointer stays the same element and
+// a click on it is never lost.
+function queueRow(id) {
+  const button = (action, label) => el('button', {
+    type: 'button', class: 'ghost small', dataset: { action, job: id, testid: `queue-${action}` },
+  }, label);
   const fill = el('div', { class: 'queue-fill' });
-  fill.style.width = `${pct}%`; // through CSSOM: the page's CSP allows no style attributes
-  return el('div', { class: 'queue-bar', role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': String(pct), 'aria-label': name }, fill);
+  return el('li', { dataset: { job: id } },
+    el('div', { class: 'queue-row' },
+      el('button', { type: 'button', class: 'link', dataset: { action: 'show', job: id, part: 'name' } }),
+      el('span', { class: 'queue-state', dataset: { part: 'state' } })),
+    el('div', { class: 'queue-bar', role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': '100', dataset: { part: 'bar' } }, fill),
+    el('div', { class: 'queue-row' },
+      el('span', { class: 'queue-left', dataset: { part: 'left', testid: 'queue-left' } }),
+      el('span', { class: 'queue-actions' },
+        button('up', '↑'), button('down', '↓'), button('pause', '‖'), button('resume', '▶'),
+        button('cancel', '✕'), button('remove', '✕'))));
+}
+
+function updateQueueRow(li, it, i, count) {
+  const part = (name) => li.querySelector(`[data-part=${name}]`);
+  const name = it.job.document_name;
+  li.dataset.state = it.state;
+  li.classList.toggle('shown', state.job?.id === it.job.id);
+  setText(part('name'), name);
+  part('name').title = name;
+  setText(part('state'), `${t(`task.${it.job.task}`)} · ${t(`queue.state.${it.state}`)}`);
+  const p = it.progress;
+  const pct = p ? Math.round(p.fraction * 100)
+    : Math.round(((it.job.done_chunks ?? 0) / (it.job.total_chunks || 1)) * 100);
+  const bar = part('bar');
+  bar.setAttribute('aria-valuenow', String(pct));
+  bar.setAttribute('aria-label', name);
+  bar.firstChild.style.width = `${pct}%`; // through CSSOM: the page's CSP allows no style attributes
+  setText(part('left'), it.seconds_left != null ? t('queue.left', { time: duration(it.seconds_left) }) : t('queue.left_unknown'));
+  const running = it.state === 'running';
+  const paused = it.state === 'paused';
+  const visible = { up: true, down: true, pause: !paused, resume: paused, cancel: running, remove: !running };
+  for (const b of li.querySelectorAll('.queue-actions button')) {
+    const action = b.dataset.action;
+    show(b, visible[action]);
+    b.disabled = (action === 'up' && i === 0) || (action === 'down' && i === count - 1);
+    b.title = t(`queue.${action}`);
+    b.setAttribute('aria-label', `${t(`queue.${action}`)}: ${name}`);
+  }
 }
 
 function renderQueue() {
   const q = state.queue;
   const list = byId('queue-list');
-  clear(list);
-  const items = q.items;
-  list.append(...items.map((it, i) => {
+  const rows = new Map([...list.children].map((li) => [li.dataset.job, li]));
+  const wanted = q.items.map((it, i) => {
     const id = String(it.job.id);
-    const p = it.progress;
-    const pct = p ? Math.round(p.fraction * 100) : Math.round(((it.job.done_chunks ?? 0) / (it.job.total_chunks || 1)) * 100);
-    const button = (action, label, disabled = false) => el('button', {
-      type: 'button', class: 'ghost small', title: t(`queue.${action}`), 'aria-label': `${t(`queue.${action}`)}: ${it.job.document_name}`,
-      dataset: { action, job: id, testid: `queue-${action}` }, disabled,
-    }, label);
-    const paused = it.state === 'paused';
-    return el('li', { dataset: { job: id, state: it.state }, class: state.job?.id === it.job.id ? 'shown' : '' },
-      el('div', { class: 'queue-row' },
-        el('button', { type: 'button', class: 'link', title: it.job.document_name, dataset: { action: 'show', job: id } }, it.job.document_name),
-        el('span', { class: 'queue-state' }, `${t(`task.${it.job.task}`)} · ${t(`queue.state.${it.state}`)}`)),
-      queueBar(pct, it.job.document_name),
-      el('div', { class: 'queue-row' },
-        el('span', { class: 'queue-left', dataset: { testid: 'queue-left' } },
-          it.seconds_left != null ? t('queue.left', { time: duration(it.seconds_left) }) : t('queue.left_unknown')),
-        el('span', { class: 'queue-actions' },
-          button('up', '↑', i === 0),
-          button('down', '↓', i === items.length - 1),
-          paused ? button('resume', '▶') : button('pause', '⏸'),
-          button(it.state === 'running' ? 'cancel' : 'remove', '✕'))));
-  }));
-  show(byId('queue'), items.length > 0);
-  if (items.length) {
-    const known = q.seconds_left > 0 || q.unknown === 0;
-    setText(byId('queue-summary'), t(q.unknown ? 'queue.summary_partial' : 'queue.summary', {
-      count: num(items.length), time: known ? duration(q.seconds_left) : '—', unknown: num(q.unknown),
+    const li = rows.get(id) ?? queueRow(id);
+    rows.delete(id);
+    updateQueueRow(li, it, i, q.items.length);
+    return li;
+  });
+  for (const gone of rows.values()) gone.remove();
+  // Re-append only when the order changed (moving a node would cancel a click on it).
+  if (wanted.some((li, i) => list.children[i] !== li)) list.append(...wanted);
+  show(byId('queue'), q.items.length > 0);
+  if (q.items.length) {
+    let key = 'queue.summary';
+    if (q.unknown === q.items.length) key = 'queue.summary_unknown';
+    else if (q.unknown) key = 'queue.summary_partial';
+    setText(byId('queue-summary'), t(key, {
+      count: num(q.items.length), time: duration(q.seconds_left), unknown: num(q.unknown),
     }));
   }
 }

@@ -204,6 +204,47 @@ function cliPlan(file) {
 
 const en = (n) => new Intl.NumberFormat('en-US').format(n);
 
+/** What the real drag needs that a machine may lack. */
+function dragTools() {
+  return ['cc', 'pkg-config', 'xdotool'].filter((c) => !which(c));
+}
+
+/**
+ * Drag `files` from a real GTK drag source (as a file manager offers them)
+ * onto the window with xdotool and release; `shot` names a screenshot taken
+ * while the window shows the hover. Resolves to the source's process.
+ */
+async function dragFiles(files, shot) {
+  const xenv = { ...process.env, DISPLAY: display, GSETTINGS_BACKEND: 'memory' };
+  const bin = path.join(tmp, 'dragsource');
+  if (!existsSync(bin)) {
+    execFileSync('sh', ['-c', `cc -o "$1" "$2" $(pkg-config --cflags --libs gtk+-3.0)`, 'sh', bin, path.join(HERE, 'dragsource.c')]);
+  }
+  const source = spawn(bin, files, { env: xenv, stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+  started.push(source);
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('drag source window did not map')), 15_000);
+    source.stdout.on('data', (d) => { if (String(d).includes('ready')) { clearTimeout(timer); resolve(); } });
+    source.once('exit', (code) => { clearTimeout(timer); reject(new Error(`drag source exited with ${code}`)); });
+  });
+  await sleep(300);
+  const xdo = (...args) => execFileSync('xdotool', args.map(String), { env: xenv });
+  // Press on the source (top-left), move onto the app window in steps, release.
+  xdo('mousemove', 80, 50);
+  xdo('mousedown', 1);
+  for (let i = 1; i <= 20; i += 1) {
+    xdo('mousemove', 80 + i * 31, 50 + i * 20);
+    await sleep(40);
+  }
+  await until('the window to see the drag', async () =>
+    exec('return document.body.classList.contains("dragging");'), { timeout: 5_000 });
+  if (shot) console.log(`screenshot: ${await screenshot(shot)}`);
+  xdo('mouseup', 1);
+  // The source must stay up until the drop is taken (GTK fetches the data
+  // after the release): the caller kills it then.
+  return source;
+}
+
 // ---- the suite ---------------------------------------------------------------
 
 /** Check prerequisites, start Xvfb + WebKitWebDriver + the app; `extraEnv` reaches the app. */
@@ -338,35 +379,12 @@ describe('ReportLens window', { timeout: 600_000 }, () => {
   });
 
   test('a file dragged from another app onto the window opens it', async (t) => {
-    const missing = ['cc', 'pkg-config', 'xdotool'].filter((c) => !which(c));
+    const missing = dragTools();
     if (missing.length) {
       t.skip(`needs ${missing.join(', ')} to build and drive the GTK drag source`);
       return;
     }
-    const xenv = { ...process.env, DISPLAY: display, GSETTINGS_BACKEND: 'memory' };
-    const bin = path.join(tmp, 'dragsource');
-    execFileSync('sh', ['-c', `cc -o "$1" "$2" $(pkg-config --cflags --libs gtk+-3.0)`, 'sh', bin, path.join(HERE, 'dragsource.c')]);
-    const source = spawn(bin, [DOCX], { env: xenv, stdio: ['ignore', 'pipe', 'inherit'], detached: true });
-    started.push(source);
-    await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('drag source window did not map')), 15_000);
-      source.stdout.on('data', (d) => { if (String(d).includes('ready')) { clearTimeout(timer); resolve(); } });
-      source.once('exit', (code) => { clearTimeout(timer); reject(new Error(`drag source exited with ${code}`)); });
-    });
-    await sleep(300);
-    const xdo = (...args) => execFileSync('xdotool', args.map(String), { env: xenv });
-    // Press on the source (top-left), move onto the app window in steps, release.
-    xdo('mousemove', 80, 50);
-    xdo('mousedown', 1);
-    for (let i = 1; i <= 20; i += 1) {
-      xdo('mousemove', 80 + i * 31, 50 + i * 20);
-      await sleep(40);
-    }
-    await until('the window to see the drag', async () =>
-      exec('return document.body.classList.contains("dragging");'), { timeout: 5_000 });
-    console.log(`screenshot: ${await screenshot('drag-hover.png')}`);
-    xdo('mouseup', 1); // the source must stay up: GTK fetches the data after the release
-
+    const source = await dragFiles([DOCX], 'drag-hover.png');
     const plan = cliPlan(DOCX);
     await until('the dropped file to open', async () =>
       (await text('#doc-name')) === path.basename(DOCX) && !(await displayed('#busy')), { timeout: 120_000 });
@@ -590,6 +608,73 @@ describe('ReportLens jobs in the window', { timeout: 600_000 }, () => {
     assert.equal(await text('#run-button'), '运行');
     assert.equal(await text('#history-button'), '历史记录');
     await setLanguage('en');
+  });
+});
+
+describe('ReportLens queue in the window', { timeout: 600_000 }, () => {
+  // Three short documents dropped at once. The memo holds after its 3rd token
+  // (a core test hook), so the queue is arranged while it runs however fast
+  // the machine; the data folder outlives the app, which is killed mid-queue.
+  const COMMENTS = path.join(ROOT, '../shared/corpus/docx/docling__docx_comments.docx');
+  const files = [MEMO, DOCX, COMMENTS];
+  const names = files.map((f) => path.basename(f));
+  const data = mkdtempSync(path.join(os.tmpdir(), 'reportlens-e2e-queue-'));
+  after(async () => {
+    await shutdown();
+    rmSync(data, { recursive: true, force: true });
+  });
+
+  const click = async (css) => wd('POST', s(`/element/${await find(css)}/click`), {});
+  const queue = () => exec('return window.__reportlens.state().queue;');
+  const item = (name) => `#queue-list li[data-job="${name}"]`;
+
+  test('three dropped files queue, reorder, cancel one, survive a crash, and the rest finish', async (t) => {
+    const missing = dragTools();
+    if (missing.length) {
+      t.skip(`needs ${missing.join(', ')} to build and drive the GTK drag source`);
+      return;
+    }
+    if (!existsSync(COMMENTS)) fail(`test DOCX not found at ${COMMENTS}`);
+    await launch({ REPORTLENS_DATA: data, REPORTLENS_TEST_HOLD: `${names[0]}:3` });
+    const source = await dragFiles(files);
+    const q = await until('three jobs in the queue', async () => {
+      const v = await queue();
+      return v.length === 3 && v;
+    }, { timeout: 120_000 });
+    source.kill('SIGTERM');
+    assert.deepEqual(q.map((i) => i.name), names, 'queued in the order dropped');
+    const ids = Object.fromEntries(q.map((i) => [i.name, i.id]));
+    await until('the memo to run', async () => (await queue())[0].state === 'running', { timeout: 120_000 });
+    assert.ok((await text('#queue-summary')).length > 0, 'the queue says its time left');
+    console.log(`screenshot: ${await screenshot('queue.png')}`);
+
+    // Reorder: the last moves up, before the second.
+    await click(`${item(ids[names[2]])} button[data-action=up]`);
+    await until('the new order', async () =>
+      (await queue()).map((i) => i.name).join() === [names[0], names[2], names[1]].join());
+    // Cancel one: the waiting DOCX leaves the queue (kept in the history).
+    await click(`${item(ids[names[1]])} button[data-action=remove]`);
+    await until('the DOCX to leave the queue', async () => (await queue()).length === 2);
+
+    // A crash mid-queue: the app is killed while the memo runs and one waits.
+    assert.equal((await queue())[0].state, 'running');
+    execFileSync('pkill', ['-KILL', '-f', `^${APP_BIN}`]);
+    await shutdown();
+
+    // Restarted without the hold: the queue is there, in its order, and runs out.
+    await launch({ REPORTLENS_DATA: data });
+    const after = await queue();
+    assert.deepEqual(after.map((i) => i.name), [names[0], names[2]], 'the queue survived the crash');
+    await until('the queue to run out', async () => (await queue()).length === 0, { timeout: 300_000, interval: 500 });
+    await click('#history-button');
+    await until('the history to list the three jobs', async () =>
+      exec('return document.querySelectorAll("#history-list tr[data-job]").length === 3;'));
+    const statuses = await exec(`return Object.fromEntries([...document.querySelectorAll('#history-list tr[data-job]')]
+      .map((tr) => [tr.dataset.job, tr.dataset.status]));`);
+    assert.equal(statuses[ids[names[0]]], 'done', 'the memo resumed and finished');
+    assert.equal(statuses[ids[names[2]]], 'done', 'the moved file finished');
+    assert.equal(statuses[ids[names[1]]], 'cancelled', 'the cancelled file stayed cancelled');
+    console.log(`screenshot: ${await screenshot('queue-after-restart.png')}`);
   });
 });
 

@@ -1,15 +1,14 @@
 /* A tiny GTK drag source for the e2e test: a 160x100 window at the top-left
- * corner that offers argv[1] as a text/uri-list when dragged, the way a file
- * manager does. xdotool drags from it onto the ReportLens window.
+ * corner that offers its arguments (one file or several) as a text/uri-list
+ * when dragged, the way a file manager does. xdotool drags from it onto the ReportLens window.
  * Build: cc -o dragsource dragsource.c $(pkg-config --cflags --libs gtk+-3.0) */
 #include <gtk/gtk.h>
 #include <stdio.h>
 
-static gchar *uri;
+static gchar **uris; /* NULL-terminated */
 
 static void on_drag_data_get(GtkWidget *w, GdkDragContext *ctx, GtkSelectionData *data,
                              guint info, guint time, gpointer user) {
-    gchar *uris[] = {uri, NULL};
     gtk_selection_data_set_uris(data, uris);
 }
 
@@ -21,14 +20,17 @@ static gboolean on_mapped(GtkWidget *w, GdkEvent *e, gpointer user) {
 
 int main(int argc, char **argv) {
     gtk_init(&argc, &argv);
-    if (argc != 2) {
-        fprintf(stderr, "usage: dragsource FILE\n");
+    if (argc < 2) {
+        fprintf(stderr, "usage: dragsource FILE...\n");
         return 2;
     }
-    uri = g_filename_to_uri(argv[1], NULL, NULL);
-    if (!uri) {
-        fprintf(stderr, "dragsource: %s is not an absolute path\n", argv[1]);
-        return 2;
+    uris = g_new0(gchar *, argc);
+    for (int i = 1; i < argc; i++) {
+        uris[i - 1] = g_filename_to_uri(argv[i], NULL, NULL);
+        if (!uris[i - 1]) {
+            fprintf(stderr, "dragsource: %s is not an absolute path\n", argv[i]);
+            return 2;
+        }
     }
     GtkWidget *win = gtk_window_new(GTK_WINDOW_TOPLEVEL);
     gtk_window_set_decorated(GTK_WINDOW(win), FALSE);
