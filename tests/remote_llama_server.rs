@@ -2,8 +2,9 @@
 //! 127.0.0.1, started here from the build `./dev` makes from source
 //! (`tools/build-llama-server`), serving the SmolLM2 test model: a batch of
 //! three corpus documents, greedy text equal to the local engine's, a server
-//! killed mid-job leaving a resumable job, and the messages for a wrong URL
-//! and a wrong model name.
+//! killed mid-job leaving a resumable job, the messages for a wrong URL
+//! and a wrong model name, and privacy: under `strace`, the local engine
+//! opens no socket and the remote one connects only to its server.
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -498,4 +499,137 @@ fn post(url: &str, path: &str, body: serde_json::Value) -> serde_json::Value {
         .body_mut()
         .read_json()
         .unwrap()
+}
+
+/// A short document for the privacy runs (`NOTE_PATH` in the arguments).
+const NOTE: &str = "# Q3 note\n\nRevenue rose 12% to $4.2 million; 240 people work here.\n";
+const NOTE_PATH: &str = "<note>";
+
+/// The network calls of a `reportlens` run, as `strace` saw them (every
+/// thread and child): each `socket(...)` and `connect(...)` line. `None`
+/// (the test skips) where strace is missing; `./dev` installs it.
+fn network_calls(args: &[&str], env: &[(&str, &str)]) -> Option<Vec<String>> {
+    let Ok(strace) = which("strace") else {
+        eprintln!("skipping: strace is not installed (./dev test installs it)");
+        return None;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("trace");
+    let note = dir.path().join("note.md");
+    std::fs::write(&note, NOTE).unwrap();
+    let args: Vec<&str> = args
+        .iter()
+        .map(|a| {
+            if *a == NOTE_PATH {
+                note.to_str().unwrap()
+            } else {
+                *a
+            }
+        })
+        .collect();
+    let out = Command::new(strace)
+        // seccomp-bpf: only the traced calls stop the process (not every one).
+        .args([
+            "-f",
+            "-qq",
+            "--seccomp-bpf",
+            "-e",
+            "trace=socket,connect",
+            "-o",
+        ])
+        .arg(&log)
+        .arg(env!("CARGO_BIN_EXE_reportlens"))
+        .args(&args)
+        .env("REPORTLENS_DATA", dir.path().join("data"))
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "reportlens {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let trace = std::fs::read_to_string(&log).unwrap();
+    Some(
+        trace
+            .lines()
+            .filter(|l| l.contains("socket(") || l.contains("connect("))
+            .map(str::to_string)
+            .collect(),
+    )
+}
+
+fn which(cmd: &str) -> Result<PathBuf, ()> {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join(cmd))
+        .find(|p| p.is_file())
+        .ok_or(())
+}
+
+/// Privacy by default: a summary on the engine here opens no socket at all,
+/// of any kind, even with a proxy set in the environment.
+#[test]
+fn the_local_engine_opens_no_socket() {
+    let Some(m) = model() else { return };
+    let _turn = one_at_a_time();
+    let Some(calls) = network_calls(
+        &["summarize", NOTE_PATH, "--model", m.to_str().unwrap()],
+        &[
+            ("HTTPS_PROXY", "http://192.0.2.1:3128"),
+            ("ALL_PROXY", "http://192.0.2.1:3128"),
+        ],
+    ) else {
+        return;
+    };
+    assert_eq!(
+        calls,
+        Vec::<String>::new(),
+        "the local engine opened sockets"
+    );
+}
+
+/// The remote engine connects to the configured server and nowhere else: not
+/// to a proxy from the environment, not to any other address.
+#[test]
+fn the_remote_engine_connects_only_to_its_server() {
+    let (Some(bin), Some(m)) = (llama_server(), model()) else {
+        return;
+    };
+    let _turn = one_at_a_time();
+    let server = LlamaServer::start(&bin, &m);
+    let port: u16 = server.url.rsplit(':').next().unwrap().parse().unwrap();
+    let Some(calls) = network_calls(
+        &[
+            "summarize",
+            NOTE_PATH,
+            "--model",
+            m.to_str().unwrap(),
+            "--engine",
+            "openai",
+            "--server-url",
+            &server.url,
+            "--server-model",
+            SERVED,
+        ],
+        &[
+            ("HTTP_PROXY", "http://192.0.2.1:3128"),
+            ("http_proxy", "http://192.0.2.1:3128"),
+            ("ALL_PROXY", "http://192.0.2.1:3128"),
+        ],
+    ) else {
+        return;
+    };
+    let connects: Vec<&String> = calls.iter().filter(|l| l.contains("connect(")).collect();
+    assert!(!connects.is_empty(), "no connection seen: {calls:?}");
+    let to_server = format!("sin_port=htons({port}), sin_addr=inet_addr(\"127.0.0.1\")");
+    for c in &connects {
+        assert!(c.contains(&to_server), "a connection elsewhere: {c}");
+    }
+    for s in calls.iter().filter(|l| l.contains("socket(")) {
+        assert!(
+            s.contains("socket(AF_INET, SOCK_STREAM"),
+            "another socket: {s}"
+        );
+    }
 }
