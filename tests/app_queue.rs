@@ -81,6 +81,7 @@ fn a_queue_runs_in_order_and_pauses_resumes_and_cancels() {
         device: DeviceChoice::Cpu,
         kv: KvType::F16,
         server: None,
+        answers_at_once: 1,
     };
     let events = Mutex::new(Vec::new());
     core.run_queue(&engine, 1, &control, &|e| {

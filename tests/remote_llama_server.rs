@@ -77,7 +77,7 @@ struct LlamaServer {
 
 impl LlamaServer {
     fn start(bin: &Path, model: &Path) -> LlamaServer {
-        LlamaServer::start_on(bin, model, &free_port().to_string())
+        LlamaServer::start_on(bin, model, &free_port().to_string(), 1)
     }
 
     fn wait_ready(&self) {
@@ -165,6 +165,7 @@ fn on_server(cfg: &ServerConfig) -> EngineSettings {
         device: DeviceChoice::Cpu,
         kv: KvType::F16,
         server: Some(cfg.clone()),
+        answers_at_once: 1,
     }
 }
 
@@ -173,6 +174,7 @@ fn local() -> EngineSettings {
         device: DeviceChoice::Cpu,
         kv: KvType::F16,
         server: None,
+        answers_at_once: 1,
     }
 }
 
@@ -334,7 +336,7 @@ fn a_server_killed_mid_job_leaves_a_resumable_job() {
     assert!(job.done_chunks >= 1, "the finished pass is kept");
     // The server is back (same address): the job resumes from its passes.
     let port = cfg.url.rsplit(':').next().unwrap().to_string();
-    let mut back = LlamaServer::start_on(&bin, &m, &port);
+    let mut back = LlamaServer::start_on(&bin, &m, &port, 1);
     let mut reused = 0;
     let out = core
         .run_job(
@@ -410,13 +412,15 @@ fn a_wrong_url_and_a_wrong_model_name_say_so() {
 }
 
 impl LlamaServer {
-    /// One slot of the whole context: requests run one at a time, as the
-    /// local engine runs them (same batches, same numerics).
-    fn start_on(bin: &Path, model: &Path, port: &str) -> LlamaServer {
+    /// `slots` 1: one slot of the whole context, requests run one at a
+    /// time, as the local engine runs them (same batches, same numerics).
+    /// More: the context shared among that many answers at once.
+    fn start_on(bin: &Path, model: &Path, port: &str, slots: usize) -> LlamaServer {
+        let context = (8192 * slots).to_string();
         let child = Command::new(bin)
             .args(["-m".as_ref(), model.as_os_str()])
             .args(["--alias", SERVED, "--host", "127.0.0.1", "--port", port])
-            .args(["-np", "1", "-c", "8192", "-t", "2"])
+            .args(["-np", &slots.to_string(), "-c", &context, "-t", "2"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -632,4 +636,82 @@ fn the_remote_engine_connects_only_to_its_server() {
             "another socket: {s}"
         );
     }
+}
+
+/// A translation's passes go to the server several at once (`-np 4`, four
+/// answers in flight): their streams overlap, every pass is checkpointed in
+/// order, and every block comes back translated.
+#[test]
+fn a_translation_sends_its_passes_to_the_server_at_once() {
+    let (Some(bin), Some(m)) = (llama_server(), model()) else {
+        return;
+    };
+    let _turn = one_at_a_time();
+    let server = LlamaServer::start_on(&bin, &m, &free_port().to_string(), 4);
+    let dir = tempfile::tempdir().unwrap();
+    let core = core(&dir.path().join("data"));
+    let cfg = server.config();
+    let req = JobRequest {
+        file: corpus("docx/docling__word_sample.docx"),
+        model: m.clone(),
+        task: TaskSpec::Translate { to: Lang::Zh },
+        strategy: None,
+        // A small context: the document's blocks take several passes.
+        context: Some(640),
+        glossary: None,
+        server: Some(ServerRef {
+            url: cfg.root(),
+            model: cfg.model.clone(),
+        }),
+    };
+    let engine = EngineSettings {
+        answers_at_once: 4,
+        ..on_server(&cfg)
+    };
+    let (out, events) = run(&core, &req, &engine);
+    let JobOutcome::Done(result) = &out else {
+        panic!("{out:?}")
+    };
+    let passes = events
+        .iter()
+        .find_map(|e| match e {
+            JobEvent::Planned { plan, .. } => Some(plan.passes.len()),
+            _ => None,
+        })
+        .unwrap();
+    assert!(passes >= 2, "the plan has {passes} passes");
+    // In flight together: the second pass starts before the first finishes,
+    // and text of two passes interleaves.
+    let at = |want: &dyn Fn(&JobEvent) -> bool| events.iter().position(want).unwrap();
+    let second_started = at(&|e| matches!(e, JobEvent::PassStarted { pass: 1, .. }));
+    let first_finished = at(&|e| matches!(e, JobEvent::PassFinished { pass: 0, .. }));
+    assert!(second_started < first_finished);
+    let token_passes: Vec<usize> = events
+        .iter()
+        .filter_map(|e| match e {
+            JobEvent::Token { pass, .. } => Some(*pass),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        token_passes.windows(2).any(|w| w[1] < w[0]),
+        "the streams never overlapped"
+    );
+    // Checkpointed in order, one per pass; every block translated.
+    let finished: Vec<usize> = events
+        .iter()
+        .filter_map(|e| match e {
+            JobEvent::PassFinished { pass, .. } => Some(*pass),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(finished, (0..passes).collect::<Vec<_>>());
+    let JobResult::Translation { pairs, .. } = result.as_ref() else {
+        panic!("not a translation")
+    };
+    assert!(!pairs.is_empty());
+    assert!(
+        pairs.iter().all(|p| !p.target.trim().is_empty()),
+        "{pairs:?}"
+    );
 }

@@ -288,9 +288,14 @@ function renderProgress() {
   const phase = p.reading
     ? t('progress.reading', { done: num(p.reading.done), total: num(p.reading.total) })
     : t('progress.writing', { tokens: num(p.tokens) });
-  const label = t('progress.pass', {
-    pass: num(Math.min(p.pass + 1, p.passes)), passes: num(p.passes), kind: t(`pass.${p.pass_kind ?? 'whole'}`), phase,
-  });
+  const label = p.passes_in_flight > 1
+    ? t('progress.passes_at_once', {
+      from: num(p.pass + 1), to: num(Math.min(p.pass + p.passes_in_flight, p.passes)), passes: num(p.passes),
+      tokens: num(p.tokens),
+    })
+    : t('progress.pass', {
+      pass: num(Math.min(p.pass + 1, p.passes)), passes: num(p.passes), kind: t(`pass.${p.pass_kind ?? 'whole'}`), phase,
+    });
   setText(byId('progress-label'), label);
   bar.setAttribute('aria-valuetext', label);
   const speed = [];

@@ -56,6 +56,9 @@ pub struct EngineSettings {
     pub device: DeviceChoice,
     pub kv: KvType,
     pub server: Option<ServerConfig>,
+    /// On a server: a job's answers in flight at once (its translation
+    /// passes); the engine here writes one at a time.
+    pub answers_at_once: usize,
 }
 
 impl EngineSettings {
@@ -148,6 +151,7 @@ impl Core {
             device: s.device,
             kv: s.kv_cache,
             server: s.server_config(&self.paths.data),
+            answers_at_once: parallel,
         };
         Ok((engine, parallel))
     }
@@ -200,7 +204,8 @@ impl Core {
                 let local = model_path.exists().then_some(model_path.as_path());
                 let connected = Server::connect(cfg)
                     .map_err(AppError::from)
-                    .and_then(|s| Ok(ServerEngine::new(s, local, settings.context)?));
+                    .and_then(|s| Ok(ServerEngine::new(s, local, settings.context)?))
+                    .map(|e| e.with_answers_at_once(engine.answers_at_once));
                 let mut server = match connected {
                     Ok(s) => s,
                     Err(e) => return Err(fail(&store, e, on_event)),

@@ -213,10 +213,21 @@ pub fn engine_settings(
     kv: &KvArgs,
     engine: &EngineArgs,
 ) -> anyhow::Result<reportlens::app::EngineSettings> {
+    let server = engine.server(core)?;
+    let saved = core
+        .settings()
+        .map_err(user)?
+        .server
+        .map_or(1, |s| s.parallel);
     Ok(reportlens::app::EngineSettings {
         device: resolve_device(device)?,
         kv: kv.kv_type(),
-        server: engine.server(core)?,
+        answers_at_once: if server.is_some() {
+            engine.parallel.unwrap_or(saved).max(1)
+        } else {
+            1
+        },
+        server,
     })
 }
 
@@ -256,6 +267,11 @@ pub struct EngineArgs {
     /// The model name the server serves (default: Settings')
     #[arg(long, value_name = "NAME")]
     pub server_model: Option<String>,
+    /// On a server: answers in flight at once, files of a batch and a
+    /// translation's passes alike (default: Settings', else 1). The local
+    /// engine writes one at a time.
+    #[arg(long, value_name = "N")]
+    pub parallel: Option<usize>,
 }
 
 impl EngineArgs {

@@ -62,6 +62,26 @@ pub trait JobEngine {
         on_text: &mut dyn FnMut(&str),
         on_prefill: &mut dyn FnMut(Progress),
     ) -> Result<Written, TaskError>;
+    /// How many answers it writes at once: 1 here; a server batches several.
+    fn answers_at_once(&self) -> usize {
+        1
+    }
+    /// Writes the answers to `turns` (each with its token budget) at once,
+    /// `on_text(k, piece)` streaming answer `k`. Only engines whose
+    /// `answers_at_once` is above 1 are asked.
+    fn write_many(
+        &self,
+        turns: &[(&ChatTurn, usize)],
+        repetition_penalty: f32,
+        cancel: &Arc<AtomicBool>,
+        on_text: &mut dyn FnMut(usize, &str),
+    ) -> Vec<Result<Written, TaskError>> {
+        let _ = (repetition_penalty, cancel, on_text);
+        turns
+            .iter()
+            .map(|_| Err(TaskError::OneAnswerAtATime))
+            .collect()
+    }
 }
 
 impl JobEngine for Engine {
@@ -146,6 +166,8 @@ pub struct ServerEngine {
     fallback: Option<model::TextTokenizer>,
     /// The server's context, else the one the user gave, else 4096.
     context_length: usize,
+    /// Answers sent at once (the server's slots).
+    at_once: usize,
 }
 
 /// Context assumed when neither the server nor the user says: the smallest
@@ -181,6 +203,63 @@ impl ServerEngine {
             family,
             fallback,
             context_length,
+            at_once: 1,
+        })
+    }
+
+    /// Sends up to `n` answers of a job at once (give the server as many slots).
+    pub fn with_answers_at_once(mut self, n: usize) -> Self {
+        self.at_once = n.max(1);
+        self
+    }
+
+    fn write_one(
+        &self,
+        turn: &ChatTurn,
+        max_new: usize,
+        repetition_penalty: f32,
+        cancel: &Arc<AtomicBool>,
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<Written, TaskError> {
+        let room = self.context_length.saturating_sub(turn.tokens + 1);
+        let opts = ChatOptions {
+            max_tokens: max_new.min(room).max(1),
+            repetition_penalty,
+            repeat_last_n: REPEAT_LAST_N,
+        };
+        let answer = self
+            .server
+            .chat(&turn.system, &turn.user, &opts, cancel, on_text)?;
+        let stop = match answer.finish {
+            Finish::Stop => StopReason::Eos,
+            Finish::Length => StopReason::MaxTokens,
+            Finish::Cancelled => StopReason::Cancelled,
+        };
+        // The server's own clock where it says (no network, no queueing);
+        // else ours: prefill until the first text, decode after it.
+        Ok(match answer.server_times {
+            Some(t) => Written {
+                prompt_tokens: t.prompt_tokens,
+                generated_tokens: t.generated_tokens,
+                prefill_seconds: t.prefill.as_secs_f64(),
+                decode_seconds: t.decode.as_secs_f64(),
+                text: answer.text,
+                stop,
+            },
+            None => {
+                let total = answer.elapsed.as_secs_f64();
+                let prefill = answer.first_text_after.map_or(total, |d| d.as_secs_f64());
+                Written {
+                    prompt_tokens: answer.prompt_tokens.unwrap_or(turn.tokens),
+                    generated_tokens: answer
+                        .completion_tokens
+                        .unwrap_or_else(|| self.count(&answer.text)),
+                    prefill_seconds: prefill,
+                    decode_seconds: (total - prefill).max(0.0),
+                    text: answer.text,
+                    stop,
+                }
+            }
         })
     }
 
@@ -290,45 +369,46 @@ impl JobEngine for ServerEngine {
         on_text: &mut dyn FnMut(&str),
         _on_prefill: &mut dyn FnMut(Progress),
     ) -> Result<Written, TaskError> {
-        let room = self.context_length.saturating_sub(turn.tokens + 1);
-        let opts = ChatOptions {
-            max_tokens: max_new.min(room).max(1),
-            repetition_penalty,
-            repeat_last_n: REPEAT_LAST_N,
-        };
-        let answer = self
-            .server
-            .chat(&turn.system, &turn.user, &opts, cancel, on_text)?;
-        let stop = match answer.finish {
-            Finish::Stop => StopReason::Eos,
-            Finish::Length => StopReason::MaxTokens,
-            Finish::Cancelled => StopReason::Cancelled,
-        };
-        // The server's own clock where it says (no network, no queueing);
-        // else ours: prefill until the first text, decode after it.
-        Ok(match answer.server_times {
-            Some(t) => Written {
-                prompt_tokens: t.prompt_tokens,
-                generated_tokens: t.generated_tokens,
-                prefill_seconds: t.prefill.as_secs_f64(),
-                decode_seconds: t.decode.as_secs_f64(),
-                text: answer.text,
-                stop,
-            },
-            None => {
-                let total = answer.elapsed.as_secs_f64();
-                let prefill = answer.first_text_after.map_or(total, |d| d.as_secs_f64());
-                Written {
-                    prompt_tokens: answer.prompt_tokens.unwrap_or(turn.tokens),
-                    generated_tokens: answer
-                        .completion_tokens
-                        .unwrap_or_else(|| self.count(&answer.text)),
-                    prefill_seconds: prefill,
-                    decode_seconds: (total - prefill).max(0.0),
-                    text: answer.text,
-                    stop,
-                }
+        self.write_one(turn, max_new, repetition_penalty, cancel, on_text)
+    }
+
+    fn answers_at_once(&self) -> usize {
+        self.at_once
+    }
+
+    /// One stream per answer, each on its own thread; the server batches
+    /// them in its slots. Their text comes back to this thread, in the order
+    /// it arrives. A cancel closes every stream.
+    fn write_many(
+        &self,
+        turns: &[(&ChatTurn, usize)],
+        repetition_penalty: f32,
+        cancel: &Arc<AtomicBool>,
+        on_text: &mut dyn FnMut(usize, &str),
+    ) -> Vec<Result<Written, TaskError>> {
+        std::thread::scope(|s| {
+            let (tx, rx) = std::sync::mpsc::channel::<(usize, String)>();
+            let handles: Vec<_> = turns
+                .iter()
+                .enumerate()
+                .map(|(k, &(turn, max_new))| {
+                    let tx = tx.clone();
+                    s.spawn(move || {
+                        self.write_one(turn, max_new, repetition_penalty, cancel, &mut |t| {
+                            let _ = tx.send((k, t.to_string()));
+                        })
+                    })
+                })
+                .collect();
+            drop(tx);
+            // Ends when every stream has ended (its sender dropped).
+            for (k, text) in rx {
+                on_text(k, &text);
             }
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
         })
     }
 }

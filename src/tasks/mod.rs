@@ -55,4 +55,6 @@ pub enum TaskError {
     Remote(#[from] crate::remote::RemoteError),
     #[error("the server cannot count tokens (it has no /tokenize) and no local copy of its model was given to count with; set the model in Settings or pass --model")]
     NoTokenCount,
+    #[error("internal error: this engine writes one answer at a time")]
+    OneAnswerAtATime,
 }

@@ -2,6 +2,7 @@
 //! it is (which pass, reading or writing), how far as a fraction of the whole
 //! job, its live speed and its time left. One place, so the window, the
 //! queue's total and the terminal agree, and no front end recomputes it.
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -40,6 +41,13 @@ pub struct Reading {
     pub total: usize,
 }
 
+/// A pass running now.
+#[derive(Debug, Clone, Copy, Default)]
+struct PassNow {
+    reading: Option<Reading>,
+    tokens: usize,
+}
+
 /// A job's progress, as shown.
 #[derive(Debug, Clone, Serialize)]
 pub struct JobProgress {
@@ -47,13 +55,18 @@ pub struct JobProgress {
     pub stage: Stage,
     /// Where the passes run ("cpu", "cuda:0", "server URL"), once known.
     pub device: Option<String>,
-    /// The pass running now (0-based), or the passes finished when between.
+    /// The pass running now (0-based; the first of several running at
+    /// once), or the passes finished when between.
     pub pass: usize,
     pub passes: usize,
+    /// Passes running at once (a server writes several answers together).
+    pub passes_in_flight: usize,
+    /// Passes finished (or reused).
+    pub passes_done: usize,
     pub pass_kind: Option<PassKind>,
     /// The current pass's input read so far; `None` once it writes.
     pub reading: Option<Reading>,
-    /// Tokens the current pass has written.
+    /// Tokens the passes running now have written.
     pub tokens: usize,
     /// How much of the whole job is done, 0 to 1.
     pub fraction: f64,
@@ -65,6 +78,8 @@ pub struct JobProgress {
     pub error: Option<String>,
     #[serde(skip)]
     max_out: Vec<usize>,
+    #[serde(skip)]
+    running: BTreeMap<usize, PassNow>,
     #[serde(skip)]
     writing_since: Option<Instant>,
     #[serde(skip)]
@@ -79,6 +94,8 @@ impl JobProgress {
             device: None,
             pass: 0,
             passes: 0,
+            passes_in_flight: 0,
+            passes_done: 0,
             pass_kind: None,
             reading: None,
             tokens: 0,
@@ -87,6 +104,7 @@ impl JobProgress {
             eta_seconds: None,
             error: None,
             max_out: Vec::new(),
+            running: BTreeMap::new(),
             writing_since: None,
             eta_from: None,
         }
@@ -116,29 +134,39 @@ impl JobProgress {
                 ..
             } => {
                 self.stage = Stage::Running;
-                self.pass = *pass;
                 self.passes = *passes;
                 self.pass_kind = Some(*kind);
-                self.reading = Some(Reading {
-                    done: 0,
-                    total: *input_tokens,
-                });
-                self.tokens = 0;
-                self.writing_since = None;
+                if self.running.is_empty() {
+                    self.writing_since = None;
+                }
+                self.running.insert(
+                    *pass,
+                    PassNow {
+                        reading: Some(Reading {
+                            done: 0,
+                            total: *input_tokens,
+                        }),
+                        tokens: 0,
+                    },
+                );
             }
-            JobEvent::Prefill { done, total, .. } => {
-                self.reading = Some(Reading {
+            JobEvent::Prefill {
+                pass, done, total, ..
+            } => {
+                self.running.entry(*pass).or_default().reading = Some(Reading {
                     done: *done,
                     total: *total,
                 })
             }
-            JobEvent::Token { tokens, .. } => {
+            JobEvent::Token { pass, tokens, .. } => {
                 let since = *self.writing_since.get_or_insert_with(Instant::now);
-                self.reading = None;
-                self.tokens += tokens;
+                let now = self.running.entry(*pass).or_default();
+                now.reading = None;
+                now.tokens += tokens;
+                let written: usize = self.running.values().map(|p| p.tokens).sum();
                 let secs = since.elapsed().as_secs_f64();
                 if secs > LIVE_SPEED_AFTER_SECS {
-                    self.tokens_per_second = Some(self.tokens as f64 / secs);
+                    self.tokens_per_second = Some(written as f64 / secs);
                 }
             }
             JobEvent::PassFinished {
@@ -152,15 +180,17 @@ impl JobProgress {
                     self.tokens_per_second = Some(*tokens_per_second);
                 }
                 self.eta_from = eta_seconds.map(|s| (s, Instant::now()));
-                self.pass = (pass + 1).min(*passes);
+                self.running.remove(pass);
+                self.passes_done = (self.passes_done + 1).min(*passes);
                 self.passes = *passes;
-                self.tokens = 0;
-                self.reading = None;
-                self.writing_since = None;
+                if self.running.is_empty() {
+                    self.writing_since = None;
+                }
             }
             JobEvent::Finished { .. } => {
                 self.stage = Stage::Done;
-                self.pass = self.passes;
+                self.running.clear();
+                self.passes_done = self.passes;
                 self.eta_from = Some((0.0, Instant::now()));
             }
             JobEvent::Cancelled { .. } => self.stage = Stage::Cancelled,
@@ -169,6 +199,12 @@ impl JobProgress {
                 self.error = Some(error.clone());
             }
         }
+        // What is shown: the first pass running (or the next to run).
+        let first = self.running.iter().next();
+        self.pass = first.map_or(self.passes_done, |(&i, _)| i);
+        self.reading = first.and_then(|(_, p)| p.reading);
+        self.tokens = self.running.values().map(|p| p.tokens).sum();
+        self.passes_in_flight = self.running.len();
         self.fraction = self.fraction_now();
         self.eta_seconds = self.eta_now();
     }
@@ -182,18 +218,22 @@ impl JobProgress {
         if self.passes == 0 {
             return 0.0;
         }
-        let within = match self.reading {
-            Some(r) if r.total > 0 => READING_SHARE * (r.done as f64 / r.total as f64),
-            Some(_) => 0.0,
-            None => match self.max_out.get(self.pass) {
-                Some(&max) if max > 0 && self.tokens > 0 => {
-                    READING_SHARE
-                        + (1.0 - READING_SHARE) * (self.tokens as f64 / max as f64).min(1.0)
-                }
-                _ => 0.0,
-            },
-        };
-        ((self.pass as f64 + within) / self.passes as f64).clamp(0.0, 1.0)
+        let within: f64 = self
+            .running
+            .iter()
+            .map(|(&i, p)| match p.reading {
+                Some(r) if r.total > 0 => READING_SHARE * (r.done as f64 / r.total as f64),
+                Some(_) => 0.0,
+                None => match self.max_out.get(i) {
+                    Some(&max) if max > 0 && p.tokens > 0 => {
+                        READING_SHARE
+                            + (1.0 - READING_SHARE) * (p.tokens as f64 / max as f64).min(1.0)
+                    }
+                    _ => 0.0,
+                },
+            })
+            .sum();
+        ((self.passes_done as f64 + within) / self.passes as f64).clamp(0.0, 1.0)
     }
 
     /// The last estimate, less the time since it was made.
@@ -253,7 +293,7 @@ mod tests {
             tokens_per_second: 12.5,
             eta_seconds: Some(40.0),
         });
-        assert_eq!((p.pass, p.fraction), (1, 0.5));
+        assert_eq!((p.pass, p.passes_done, p.fraction), (1, 1, 0.5));
         assert_eq!(p.tokens_per_second, Some(12.5));
         let eta = p.eta_seconds.unwrap();
         assert!(eta <= 40.0 && eta > 39.0, "{eta}");
@@ -263,5 +303,47 @@ mod tests {
         });
         assert_eq!((p.stage, p.fraction), (Stage::Cancelled, 0.5));
         assert!(!p.is_active());
+    }
+
+    #[test]
+    fn passes_running_at_once_each_count_toward_the_fraction() {
+        let mut p = JobProgress::new(JobId(1));
+        for i in 0..3 {
+            p.update(&started(i, 4, 100));
+        }
+        assert_eq!((p.pass, p.passes_in_flight), (0, 3));
+        p.update(&JobEvent::Prefill {
+            job: JobId(1),
+            pass: 2,
+            done: 100,
+            total: 100,
+        });
+        assert!((p.fraction - READING_SHARE / 4.0).abs() < 1e-9);
+        p.update(&JobEvent::Token {
+            job: JobId(1),
+            pass: 1,
+            text: "x".into(),
+            tokens: 2,
+        });
+        p.update(&JobEvent::PassFinished {
+            job: JobId(1),
+            pass: 0,
+            passes: 4,
+            reused: false,
+            output: String::new(),
+            tokens_in: 100,
+            tokens_out: 5,
+            tokens_per_second: 10.0,
+            eta_seconds: None,
+        });
+        assert_eq!(
+            (p.pass, p.passes_done, p.passes_in_flight, p.tokens),
+            (1, 1, 2, 2)
+        );
+        assert!(
+            p.fraction >= 0.25 + READING_SHARE / 4.0 - 1e-9,
+            "{}",
+            p.fraction
+        );
     }
 }

@@ -329,6 +329,17 @@ impl Measured {
     }
 }
 
+/// Translation passes to write at once, and what they read.
+struct TranslateWindow<'a> {
+    doc: &'a Document,
+    plan: &'a Plan,
+    passes: Vec<usize>,
+    family: PromptFamily,
+    to: Lang,
+    glossary: &'a Glossary,
+    finished: &'a std::collections::BTreeMap<u32, store::ChunkRecord>,
+}
+
 struct Run<'a> {
     store: &'a mut Store,
     engine: &'a mut dyn JobEngine,
@@ -367,6 +378,30 @@ impl Run<'_> {
         let finished = self.store.finished_chunks(self.id())?;
         let n = plan.passes.len();
         let mut outputs: Vec<String> = Vec::with_capacity(n);
+        // Translation passes are independent: an engine that writes several
+        // answers at once (a server) gets them in windows of that many.
+        let at_once = self.engine.answers_at_once();
+        if let (TaskSpec::Translate { to }, true) = (plan.task, at_once > 1) {
+            for window in plan.passes.chunks(at_once) {
+                if self.cancel.load(Ordering::Relaxed) {
+                    return self.cancelled(outputs.len());
+                }
+                let input = TranslateWindow {
+                    doc: &doc,
+                    plan: &plan,
+                    passes: window.iter().map(|p| p.index).collect(),
+                    family,
+                    to,
+                    glossary: &glossary,
+                    finished: &finished,
+                };
+                match self.translate_window(&input)? {
+                    Some(outs) => outputs.extend(outs),
+                    None => return self.cancelled(outputs.len()),
+                }
+            }
+            return self.deliver(&doc, &plan, &outputs);
+        }
         for pass in &plan.passes {
             if self.cancel.load(Ordering::Relaxed) {
                 return self.cancelled(outputs.len());
@@ -395,7 +430,17 @@ impl Run<'_> {
                 None => return self.cancelled(outputs.len()),
             }
         }
-        let result = self.finish(&doc, &plan, &outputs)?;
+        self.deliver(&doc, &plan, &outputs)
+    }
+
+    /// All passes written: the result checked, stored and reported.
+    fn deliver(
+        &mut self,
+        doc: &Document,
+        plan: &Plan,
+        outputs: &[String],
+    ) -> Result<JobOutcome, TaskError> {
+        let result = self.finish(doc, plan, outputs)?;
         self.store
             .finish_job(self.id(), &result.stored_output(), result.findings())?;
         if let Some(s) = self.measured.speed() {
@@ -568,6 +613,125 @@ impl Run<'_> {
         let json = serde_json::to_string(&out).expect("strings serialise");
         self.checkpoint(i, plan.passes.len(), &hash, &json, stats)?;
         Ok(Some(json))
+    }
+
+    /// Translation passes written at once: each pass's blocks in one answer
+    /// (the passes sent together), then any block an answer dropped retried
+    /// alone, as `translate_pass` does. `None` when cancelled (the passes
+    /// finished before stay checkpointed).
+    fn translate_window(
+        &mut self,
+        w: &TranslateWindow<'_>,
+    ) -> Result<Option<Vec<String>>, TaskError> {
+        let n = w.plan.passes.len();
+        struct Pending {
+            pass: usize,
+            units: Vec<translate::Unit>,
+            turn: ChatTurn,
+            hash: String,
+            max_new: usize,
+        }
+        let mut outs: Vec<Option<String>> = vec![None; w.passes.len()];
+        let mut pending: Vec<(usize, Pending)> = Vec::new();
+        for (slot, &i) in w.passes.iter().enumerate() {
+            let pass = &w.plan.passes[i];
+            self.emit(JobEvent::PassStarted {
+                job: self.id(),
+                pass: i,
+                passes: n,
+                kind: pass.kind,
+                input_tokens: pass.input_tokens,
+            });
+            let chunk = &w.plan.chunks[pass.chunk.expect("translate passes read a chunk")];
+            let units = translate::units_of(w.doc, chunk);
+            let texts: Vec<&str> = units.iter().map(|u| u.text.as_str()).collect();
+            let input = translate::batch_input(w.family, w.to, w.glossary, &texts);
+            let turn = self.engine.turn(&input.system, &input.user)?;
+            let hash = input_hash(&turn.identity, pass.max_output_tokens);
+            if let Some(out) = self.reuse(i, n, &hash, turn.tokens, w.finished)? {
+                outs[slot] = Some(out);
+            } else {
+                let max_new = pass.max_output_tokens;
+                let p = Pending {
+                    pass: i,
+                    units,
+                    turn,
+                    hash,
+                    max_new,
+                };
+                pending.push((slot, p));
+            }
+        }
+        let asked: Vec<(&ChatTurn, usize)> = pending
+            .iter()
+            .filter(|(_, p)| !p.units.is_empty())
+            .map(|(_, p)| (&p.turn, p.max_new))
+            .collect();
+        let asked_passes: Vec<usize> = pending
+            .iter()
+            .filter(|(_, p)| !p.units.is_empty())
+            .map(|(_, p)| p.pass)
+            .collect();
+        let job = self.id();
+        let on_event = &mut *self.on_event;
+        let written =
+            self.engine
+                .write_many(&asked, REPETITION_PENALTY, &self.cancel, &mut |k, t| {
+                    on_event(&JobEvent::Token {
+                        job,
+                        pass: asked_passes[k],
+                        text: t.to_string(),
+                        tokens: 1,
+                    })
+                });
+        let mut answers = written.into_iter();
+        for (slot, p) in pending {
+            let mut stats = ChunkStats::default();
+            let mut got: Vec<Option<String>> = if p.units.is_empty() {
+                Vec::new()
+            } else {
+                let gen = answers.next().expect("one answer per pass asked")?;
+                if gen.stop == StopReason::Cancelled {
+                    return Ok(None);
+                }
+                self.measured.prefill_tokens += gen.prompt_tokens;
+                self.measured.prefill_s += gen.prefill_seconds;
+                self.measured.decode_tokens += gen.generated_tokens;
+                self.measured.decode_s += gen.decode_seconds;
+                add(
+                    &mut stats,
+                    ChunkStats {
+                        tokens_in: gen.prompt_tokens as u32,
+                        tokens_out: gen.generated_tokens as u32,
+                        elapsed_ms: ((gen.prefill_seconds + gen.decode_seconds) * 1000.0) as u64,
+                    },
+                );
+                translate::parse_batch(&gen.text, p.units.len())
+            };
+            for (k, slot) in got.iter_mut().enumerate() {
+                if slot.is_some() {
+                    continue;
+                }
+                let input = translate::single_input(w.family, w.to, w.glossary, &p.units[k].text);
+                let turn = self.engine.turn(&input.system, &input.user)?;
+                let budget =
+                    (self.engine.counter().count(&p.units[k].text) * 3 + 32).min(p.max_new.max(64));
+                let Some(ans) = self.generate(p.pass, &turn, budget)? else {
+                    return Ok(None);
+                };
+                add(&mut stats, ans.stats);
+                *slot = Some(
+                    translate::parse_single(&ans.text).unwrap_or_else(|| p.units[k].text.clone()),
+                );
+            }
+            let out: Vec<String> = got.into_iter().map(Option::unwrap_or_default).collect();
+            let json = serde_json::to_string(&out).expect("strings serialise");
+            self.checkpoint(p.pass, n, &p.hash, &json, stats)?;
+            outs[slot] = Some(json);
+        }
+        Ok(Some(
+            outs.into_iter().map(Option::unwrap_or_default).collect(),
+        ))
     }
 
     /// A finished pass of this job with the same input, or one another job

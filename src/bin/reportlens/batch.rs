@@ -48,9 +48,6 @@ pub struct Args {
     /// here, for its prompts; optional).
     #[arg(long)]
     model: Option<PathBuf>,
-    /// Files in flight at once on a server (the local engine runs one at a time).
-    #[arg(long, default_value_t = 1)]
-    parallel: usize,
     /// Plan for a smaller context than the model's.
     #[arg(long)]
     context: Option<usize>,
@@ -93,7 +90,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             Format::Md => OutputFormat::Markdown,
             Format::Docx => OutputFormat::Docx,
         },
-        parallel: a.parallel,
+        parallel: engine.answers_at_once,
     };
     let cancel = Arc::new(AtomicBool::new(false));
     {
