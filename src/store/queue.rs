@@ -138,7 +138,7 @@ impl Store {
         if let Some(id) = next {
             tx.execute(
                 "UPDATE queue SET state = 'running', worker = ?2 WHERE job_id = ?1",
-                params![id, std::process::id()],
+                params![id, this_worker()],
             )
             .map_err(sql)?;
         }
@@ -226,19 +226,20 @@ impl Store {
         self.recover_queue_where(&process_alive)
     }
 
-    /// `recover_queue` with the rule that says which worker processes live.
-    pub fn recover_queue_where(&self, alive: &dyn Fn(u32) -> bool) -> Result<usize, StoreError> {
+    /// `recover_queue` with the rule that says which workers (`"pid:start"`)
+    /// still run.
+    pub fn recover_queue_where(&self, alive: &dyn Fn(&str) -> bool) -> Result<usize, StoreError> {
         let mut stmt = self
             .conn
             .prepare("SELECT job_id, worker FROM queue WHERE state = 'running'")
             .map_err(|e| self.sql(e))?;
-        let claimed: Vec<(i64, Option<u32>)> = stmt
+        let claimed: Vec<(i64, Option<String>)> = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
             .and_then(|rows| rows.collect())
             .map_err(|e| self.sql(e))?;
         let mut recovered = 0;
         for (job, worker) in claimed {
-            if worker.is_some_and(alive) {
+            if worker.as_deref().is_some_and(alive) {
                 continue;
             }
             recovered += self
@@ -253,8 +254,72 @@ impl Store {
     }
 }
 
-/// Whether process `pid` runs: this one does; elsewhere, Linux's /proc says.
+/// This process as a queue worker: its pid and, where Linux says, its start
+/// time (a pid is reused; a pid and its start time are not).
+fn this_worker() -> String {
+    worker_id(std::process::id())
+}
+
+fn worker_id(pid: u32) -> String {
+    match start_time(pid) {
+        Some(start) => format!("{pid}:{start}"),
+        None => pid.to_string(),
+    }
+}
+
+/// A process's start time (clock ticks since boot) from /proc, unless it has
+/// ended (a zombie, killed but not yet reaped, runs nothing).
+fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(Path::new(&format!("/proc/{pid}/stat"))).ok()?;
+    // "pid (name) S ... starttime ...": fields after the last ')' (a name may
+    // hold one); the state is the first, the start time the 20th.
+    let rest: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    if matches!(rest.first(), None | Some(&"Z") | Some(&"X")) {
+        return None;
+    }
+    rest.get(19)?.parse().ok()
+}
+
+/// Whether the worker that claimed a job still runs: this process does;
+/// another one where /proc shows the same pid started at the same time.
 /// Where there is no /proc, another process's job counts as abandoned.
-fn process_alive(pid: u32) -> bool {
-    pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists()
+fn process_alive(worker: &str) -> bool {
+    if worker == this_worker() {
+        return true;
+    }
+    let Some((pid, start)) = worker.split_once(':') else {
+        return false;
+    };
+    let (Ok(pid), Ok(start)) = (pid.parse::<u32>(), start.parse::<u64>()) else {
+        return false;
+    };
+    start_time(pid) == Some(start)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{process_alive, this_worker, worker_id};
+
+    #[test]
+    fn a_reaped_zombie_or_reused_pid_is_not_alive() {
+        assert!(process_alive(&this_worker()));
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let worker = worker_id(child.id());
+        if std::path::Path::new("/proc").is_dir() {
+            assert!(process_alive(&worker), "{worker} runs");
+            // The same pid started at another time is another process.
+            let pid = child.id();
+            assert!(!process_alive(&format!("{pid}:1")));
+        }
+        child.kill().unwrap();
+        // Killed but not yet waited for: a zombie.
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert!(!process_alive(&worker), "a zombie runs no job");
+        child.wait().unwrap();
+        assert!(!process_alive(&worker));
+        assert!(!process_alive("not a worker"));
+    }
 }

@@ -71,10 +71,11 @@ CREATE TABLE speed (
     updated_at           INTEGER NOT NULL
 );
 "#,
-    // 4: which process runs a claimed job, so a start-up recovers only the
-    // jobs of a process that is gone (not those another window is running).
+    // 4: which process runs a claimed job ("pid:start", see store::queue), so
+    // a start-up recovers only the jobs of a process that is gone (not those
+    // another window is running).
     r#"
-ALTER TABLE queue ADD COLUMN worker INTEGER;
+ALTER TABLE queue ADD COLUMN worker TEXT;
 "#,
 ];
 

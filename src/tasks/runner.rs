@@ -16,7 +16,7 @@ use crate::store::{
     self, ChunkStats, JobId, JobRecord, JobStatus, NewJob, SpeedRecord, Store, TaskKind,
 };
 
-use super::engine::{ChatTurn, JobEngine};
+use super::engine::{ChatTurn, JobEngine, Written};
 use super::events::JobEvent;
 use super::glossary::Glossary;
 use super::result::{check_against, FigureMark, Findings, JobResult};
@@ -321,12 +321,28 @@ struct Measured {
 }
 
 impl Measured {
+    /// Counts one written answer (its own clock: prefill and decode apart).
+    fn add(&mut self, w: &Written) {
+        self.prefill_tokens += w.prompt_tokens;
+        self.prefill_s += w.prefill_seconds;
+        self.decode_tokens += w.generated_tokens;
+        self.decode_s += w.decode_seconds;
+    }
+
     fn speed(&self) -> Option<Speed> {
         (self.prefill_s > 0.0 && self.decode_s > 0.0 && self.decode_tokens > 0).then(|| Speed {
             prefill_tokens_per_s: self.prefill_tokens as f64 / self.prefill_s,
             decode_tokens_per_s: self.decode_tokens as f64 / self.decode_s,
         })
     }
+}
+
+/// How a block is translated alone, and its answer's budget at most.
+struct SingleBlocks<'a> {
+    family: PromptFamily,
+    to: Lang,
+    glossary: &'a Glossary,
+    max_new: usize,
 }
 
 /// Translation passes to write at once, and what they read.
@@ -583,7 +599,7 @@ impl Run<'_> {
             return Ok(Some(out));
         }
         let mut stats = ChunkStats::default();
-        let mut got: Vec<Option<String>> = if units.is_empty() {
+        let got: Vec<Option<String>> = if units.is_empty() {
             Vec::new()
         } else {
             let Some(ans) = self.generate(i, &turn, pass.max_output_tokens)? else {
@@ -592,27 +608,48 @@ impl Run<'_> {
             add(&mut stats, ans.stats);
             translate::parse_batch(&ans.text, units.len())
         };
-        // A block the model dropped or merged is retried alone.
+        let single = SingleBlocks {
+            family,
+            to,
+            glossary,
+            max_new: pass.max_output_tokens,
+        };
+        let Some(out) = self.fill_dropped(i, &units, got, &single, &mut stats)? else {
+            return Ok(None);
+        };
+        let json = serde_json::to_string(&out).expect("strings serialise");
+        self.checkpoint(i, plan.passes.len(), &hash, &json, stats)?;
+        Ok(Some(json))
+    }
+
+    /// Each block a batch answer dropped or merged, retried alone; a block
+    /// still without an answer keeps its source text rather than be lost.
+    /// `None` when cancelled.
+    fn fill_dropped(
+        &mut self,
+        pass: usize,
+        units: &[translate::Unit],
+        mut got: Vec<Option<String>>,
+        single: &SingleBlocks<'_>,
+        stats: &mut ChunkStats,
+    ) -> Result<Option<Vec<String>>, TaskError> {
         for (k, slot) in got.iter_mut().enumerate() {
             if slot.is_some() {
                 continue;
             }
-            let input = translate::single_input(family, to, glossary, &units[k].text);
+            let text = &units[k].text;
+            let input = translate::single_input(single.family, single.to, single.glossary, text);
             let turn = self.engine.turn(&input.system, &input.user)?;
-            let budget = (self.engine.counter().count(&units[k].text) * 3 + 32)
-                .min(pass.max_output_tokens.max(64));
-            let Some(ans) = self.generate(i, &turn, budget)? else {
+            let budget = (self.engine.counter().count(text) * 3 + 32).min(single.max_new.max(64));
+            let Some(ans) = self.generate(pass, &turn, budget)? else {
                 return Ok(None);
             };
-            add(&mut stats, ans.stats);
-            // Still nothing: keep the source text rather than lose the block.
-            *slot =
-                Some(translate::parse_single(&ans.text).unwrap_or_else(|| units[k].text.clone()));
+            add(stats, ans.stats);
+            *slot = Some(translate::parse_single(&ans.text).unwrap_or_else(|| text.clone()));
         }
-        let out: Vec<String> = got.into_iter().map(Option::unwrap_or_default).collect();
-        let json = serde_json::to_string(&out).expect("strings serialise");
-        self.checkpoint(i, plan.passes.len(), &hash, &json, stats)?;
-        Ok(Some(json))
+        Ok(Some(
+            got.into_iter().map(Option::unwrap_or_default).collect(),
+        ))
     }
 
     /// Translation passes written at once: each pass's blocks in one answer
@@ -687,17 +724,14 @@ impl Run<'_> {
         let mut answers = written.into_iter();
         for (slot, p) in pending {
             let mut stats = ChunkStats::default();
-            let mut got: Vec<Option<String>> = if p.units.is_empty() {
+            let got: Vec<Option<String>> = if p.units.is_empty() {
                 Vec::new()
             } else {
                 let gen = answers.next().expect("one answer per pass asked")?;
                 if gen.stop == StopReason::Cancelled {
                     return Ok(None);
                 }
-                self.measured.prefill_tokens += gen.prompt_tokens;
-                self.measured.prefill_s += gen.prefill_seconds;
-                self.measured.decode_tokens += gen.generated_tokens;
-                self.measured.decode_s += gen.decode_seconds;
+                self.measured.add(&gen);
                 add(
                     &mut stats,
                     ChunkStats {
@@ -708,23 +742,15 @@ impl Run<'_> {
                 );
                 translate::parse_batch(&gen.text, p.units.len())
             };
-            for (k, slot) in got.iter_mut().enumerate() {
-                if slot.is_some() {
-                    continue;
-                }
-                let input = translate::single_input(w.family, w.to, w.glossary, &p.units[k].text);
-                let turn = self.engine.turn(&input.system, &input.user)?;
-                let budget =
-                    (self.engine.counter().count(&p.units[k].text) * 3 + 32).min(p.max_new.max(64));
-                let Some(ans) = self.generate(p.pass, &turn, budget)? else {
-                    return Ok(None);
-                };
-                add(&mut stats, ans.stats);
-                *slot = Some(
-                    translate::parse_single(&ans.text).unwrap_or_else(|| p.units[k].text.clone()),
-                );
-            }
-            let out: Vec<String> = got.into_iter().map(Option::unwrap_or_default).collect();
+            let single = SingleBlocks {
+                family: w.family,
+                to: w.to,
+                glossary: w.glossary,
+                max_new: p.max_new,
+            };
+            let Some(out) = self.fill_dropped(p.pass, &p.units, got, &single, &mut stats)? else {
+                return Ok(None);
+            };
             let json = serde_json::to_string(&out).expect("strings serialise");
             self.checkpoint(p.pass, n, &p.hash, &json, stats)?;
             outs[slot] = Some(json);
@@ -821,10 +847,7 @@ impl Run<'_> {
         if gen.stop == StopReason::Cancelled {
             return Ok(None);
         }
-        self.measured.prefill_tokens += gen.prompt_tokens;
-        self.measured.prefill_s += gen.prefill_seconds;
-        self.measured.decode_tokens += gen.generated_tokens;
-        self.measured.decode_s += gen.decode_seconds;
+        self.measured.add(&gen);
         Ok(Some(Answer {
             text: gen.text,
             stop: gen.stop,

@@ -624,7 +624,20 @@ describe('ReportLens queue in the window', { timeout: 600_000 }, () => {
     rmSync(data, { recursive: true, force: true });
   });
 
-  const click = async (css) => wd('POST', s(`/element/${await find(css)}/click`), {});
+  // A real click lands where the element is; the side panel grows and shrinks
+  // as jobs start (status lines, progress), so click once it has held still.
+  const click = async (css) => {
+    const rect = () => exec('const r = document.querySelector(arguments[0]).getBoundingClientRect(); return [r.x, r.y].join();', [css]);
+    let before = await rect();
+    await until(`${css} to hold still`, async () => {
+      await sleep(300);
+      const now = await rect();
+      const still = now === before;
+      before = now;
+      return still;
+    }, { timeout: 10_000, interval: 0 });
+    return wd('POST', s(`/element/${await find(css)}/click`), {});
+  };
   const queue = () => exec('return window.__reportlens.state().queue;');
   const item = (name) => `#queue-list li[data-job="${name}"]`;
 
@@ -665,7 +678,13 @@ describe('ReportLens queue in the window', { timeout: 600_000 }, () => {
     await launch({ REPORTLENS_DATA: data });
     const after = await queue();
     assert.deepEqual(after.map((i) => i.name), [names[0], names[2]], 'the queue survived the crash');
-    await until('the queue to run out', async () => (await queue()).length === 0, { timeout: 300_000, interval: 500 });
+    let left = null;
+    await until('the queue to run out', async () => {
+      left = await queue();
+      return left.length === 0;
+    }, { timeout: 300_000, interval: 500 }).catch((err) => {
+      throw new Error(`${err.message}; still queued: ${JSON.stringify(left)}`);
+    });
     await click('#history-button');
     await until('the history to list the three jobs', async () =>
       exec('return document.querySelectorAll("#history-list tr[data-job]").length === 3;'));
