@@ -768,6 +768,9 @@ async function start() {
     select.value = language();
   }
   await refreshModel();
+  // A queue left from the last session runs on: show the job it is on.
+  const first = state.queue.items.find((it) => it.state === 'running') ?? state.queue.items[0];
+  if (first && !state.job) await showJob(first.job.id).catch(() => null);
   document.body.dataset.ready = 'true';
 }
 

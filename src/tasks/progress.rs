@@ -112,11 +112,25 @@ impl JobProgress {
 
     /// Takes one event of this job into account.
     pub fn update(&mut self, e: &JobEvent) {
+        let starts = matches!(
+            e,
+            JobEvent::Queued { .. }
+                | JobEvent::ModelLoading { .. }
+                | JobEvent::ModelLoaded { .. }
+                | JobEvent::Planned { .. }
+        );
+        if starts && !self.is_active() {
+            // A job run again (resumed): its last run's end says nothing now.
+            *self = JobProgress::new(self.job);
+        }
         match e {
             JobEvent::Queued { .. } => self.stage = Stage::Queued,
             JobEvent::ModelLoading { .. } => self.stage = Stage::Loading,
             JobEvent::ModelLoaded { device, .. } => {
                 self.device = Some(device.clone());
+                if self.stage == Stage::Queued {
+                    self.stage = Stage::Loading;
+                }
             }
             JobEvent::Planned { plan, .. } => {
                 self.stage = Stage::Running;
@@ -303,6 +317,16 @@ mod tests {
         });
         assert_eq!((p.stage, p.fraction), (Stage::Cancelled, 0.5));
         assert!(!p.is_active());
+        // Resumed: it runs again from its first message on.
+        p.update(&JobEvent::ModelLoaded {
+            job: JobId(1),
+            device: "cpu".into(),
+        });
+        assert_eq!(
+            (p.stage, p.fraction, p.passes_done),
+            (Stage::Loading, 0.0, 0)
+        );
+        assert!(p.is_active());
     }
 
     #[test]
