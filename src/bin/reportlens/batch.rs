@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use reportlens::app::{BatchEvent, BatchOptions, FileStatus, OutputFormat};
-use reportlens::tasks::{JobEvent, JobRequest};
+use reportlens::tasks::{JobEvent, JobProgress, JobRequest};
 use reportlens::{Lang, TaskSpec};
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -155,7 +155,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
 struct Bars {
     multi: MultiProgress,
     overall: ProgressBar,
-    files: Mutex<HashMap<usize, ProgressBar>>,
+    /// Each file in flight: its bar and its job's progress (the engine's).
+    files: Mutex<HashMap<usize, (ProgressBar, JobProgress)>>,
     names: Mutex<Vec<String>>,
 }
 
@@ -194,27 +195,29 @@ impl Bars {
                         .progress_chars("=> "),
                 );
                 pb.set_prefix(format!("{} (job {job})", self.name(*index)));
-                files.insert(*index, pb);
+                files.insert(*index, (pb, JobProgress::new(*job)));
             }
             BatchEvent::Job { index, event } => {
-                let Some(pb) = files.get(index) else { return };
+                let Some((pb, progress)) = files.get_mut(index) else {
+                    return;
+                };
+                progress.update(event);
+                pb.set_length(progress.passes as u64);
+                pb.set_position(progress.passes_done as u64);
                 match event {
                     JobEvent::ModelLoading { .. } => pb.set_message("loading the model"),
                     JobEvent::ModelLoaded { device, .. } => pb.set_message(format!("on {device}")),
-                    JobEvent::Planned { plan, .. } => pb.set_length(plan.passes.len() as u64),
-                    JobEvent::PassStarted { pass, kind, .. } => {
-                        pb.set_position(*pass as u64);
+                    JobEvent::PassStarted { kind, .. } => {
                         pb.set_message(format!("{kind:?}").to_lowercase());
                     }
                     JobEvent::Prefill { done, total, .. } => {
                         pb.set_message(format!("reading {done}/{total} tokens"))
                     }
-                    JobEvent::PassFinished { pass, .. } => pb.set_position(*pass as u64 + 1),
                     _ => {}
                 }
             }
             BatchEvent::Ended { index, status } => {
-                if let Some(pb) = files.remove(index) {
+                if let Some((pb, _)) = files.remove(index) {
                     pb.finish_and_clear();
                     self.multi.remove(&pb);
                 }

@@ -9,7 +9,9 @@ use reportlens::app::{AppError, Core, EngineSettings};
 use reportlens::export::{self, ExportFormat};
 use reportlens::model::device;
 use reportlens::store::{JobId, Store};
-use reportlens::tasks::{self, JobEvent, JobOutcome, JobRequest, JobResult, TaskError};
+use reportlens::tasks::{
+    self, JobEvent, JobOutcome, JobProgress, JobRequest, JobResult, TaskError,
+};
 use reportlens::{Lang, Strategy, SummaryMode, TaskSpec};
 
 /// Options shared by every command that runs a model.
@@ -316,13 +318,12 @@ fn task_err(e: TaskError) -> anyhow::Error {
     }
 }
 
-/// The progress bar: one step per pass; the message says what the pass is doing.
+/// The progress bar: one step per pass; the message says what the pass is
+/// doing. Where the job stands is the engine's `JobProgress`, as the window
+/// shows it.
 struct Bar {
     pb: ProgressBar,
-    tokens: usize,
-    started: std::time::Instant,
-    eta: Option<f64>,
-    kind: String,
+    progress: Option<JobProgress>,
 }
 
 impl Bar {
@@ -333,19 +334,12 @@ impl Bar {
                 .expect("valid template")
                 .progress_chars("=> "),
         );
-        Bar {
-            pb,
-            tokens: 0,
-            started: std::time::Instant::now(),
-            eta: None,
-            kind: String::new(),
-        }
+        Bar { pb, progress: None }
     }
 
     fn event(&mut self, e: &JobEvent) {
         match e {
             JobEvent::Planned { plan, .. } => {
-                self.pb.set_length(plan.passes.len() as u64);
                 self.pb.println(format!(
                     "plan: {:?}, {} passes, {} document tokens in a {}-token context{}",
                     plan.strategy,
@@ -363,41 +357,11 @@ impl Bar {
                     ));
                 }
             }
-            JobEvent::PassStarted { pass, kind, .. } => {
-                self.pb.set_position(*pass as u64);
-                self.tokens = 0;
-                self.started = std::time::Instant::now();
-                self.kind = format!("{kind:?}").to_lowercase();
-                self.pb.set_message(format!("{}: starting", self.kind));
-            }
-            JobEvent::Prefill { done, total, .. } => {
-                self.pb
-                    .set_message(format!("{}: reading {done}/{total} tokens", self.kind));
-            }
-            JobEvent::Token { .. } => {
-                self.tokens += 1;
-                let tps = self.tokens as f64 / self.started.elapsed().as_secs_f64().max(1e-3);
-                let left = self
-                    .eta
-                    .map(|s| format!(" · ~{} left", human_secs(s)))
-                    .unwrap_or_default();
-                self.pb.set_message(format!(
-                    "{}: writing, {} tokens, {tps:.1} tok/s{left}",
-                    self.kind, self.tokens
-                ));
-            }
             JobEvent::PassFinished {
-                pass,
-                reused,
-                eta_seconds,
-                ..
+                pass, reused: true, ..
             } => {
-                self.pb.set_position(*pass as u64 + 1);
-                self.eta = *eta_seconds;
-                if *reused {
-                    self.pb
-                        .println(format!("pass {}: reused from the store", pass + 1));
-                }
+                self.pb
+                    .println(format!("pass {}: reused from the store", pass + 1));
             }
             JobEvent::ModelLoading { model, .. } => {
                 self.pb.set_message(format!("loading {}", model.display()));
@@ -405,11 +369,37 @@ impl Bar {
             JobEvent::ModelLoaded { device, .. } => {
                 self.pb.set_message(format!("running on {device}"));
             }
-            JobEvent::Queued { .. }
-            | JobEvent::Finished { .. }
-            | JobEvent::Cancelled { .. }
-            | JobEvent::Failed { .. } => {}
+            _ => {}
         }
+        let p = self
+            .progress
+            .get_or_insert_with(|| JobProgress::new(e.job()));
+        p.update(e);
+        self.pb.set_length(p.passes as u64);
+        self.pb.set_position(p.passes_done as u64);
+        if !matches!(
+            e,
+            JobEvent::PassStarted { .. } | JobEvent::Prefill { .. } | JobEvent::Token { .. }
+        ) {
+            return;
+        }
+        let kind = p
+            .pass_kind
+            .map(|k| format!("{k:?}").to_lowercase())
+            .unwrap_or_default();
+        let doing = match p.reading {
+            Some(r) => format!("reading {}/{} tokens", r.done, r.total),
+            None => format!("writing, {} tokens", p.tokens),
+        };
+        let tps = p
+            .tokens_per_second
+            .map(|t| format!(", {t:.1} tok/s"))
+            .unwrap_or_default();
+        let left = p
+            .eta_seconds
+            .map(|s| format!(" · ~{} left", human_secs(s)))
+            .unwrap_or_default();
+        self.pb.set_message(format!("{kind}: {doing}{tps}{left}"));
     }
 
     fn done(&self) {
