@@ -130,3 +130,76 @@ fn a_queue_runs_in_order_and_pauses_resumes_and_cancels() {
     assert_eq!(store.get_job(earnings).unwrap().status, JobStatus::Done);
     assert_eq!(store.get_job(sample).unwrap().status, JobStatus::Cancelled);
 }
+
+/// The window's queue runner: woken by a queued job, it streams the job's
+/// events with its progress to the sink; closing (`stop`) stops the job in
+/// flight within moments and leaves it waiting in its place for the next
+/// start, its progress kept by the engine.
+#[test]
+fn closing_the_window_stops_the_runner_and_keeps_the_job_queued() {
+    use reportlens::app::{JobUpdate, QueueRunner};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    let model = reportlens::paths::test_model_path();
+    if !model.is_file() {
+        eprintln!("skipping: no test model (run models/fetch-test-models)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let core = Arc::new(Core::new(Paths {
+        data: dir.path().join("data"),
+        models: reportlens::paths::models_dir(),
+    }));
+    let runner = QueueRunner::new(core.clone());
+    let updates: Arc<Mutex<Vec<JobUpdate>>> = Arc::default();
+    let sink = updates.clone();
+    runner.set_sink(Box::new(move |u| sink.lock().unwrap().push(u.clone())));
+    let template = JobRequest {
+        file: corpus("docx/docling__word_sample.docx"),
+        model,
+        task: TaskSpec::Translate { to: Lang::Zh },
+        strategy: None,
+        context: Some(1024),
+        glossary: None,
+        server: None,
+    };
+    let ids = core.queue_files(std::slice::from_ref(&template.file), &template, &mut |e| {
+        runner.report(e)
+    });
+    let id = *ids[0].as_ref().unwrap();
+    runner.wake();
+    // Wait for its first words.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !updates
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|u| matches!(u.event, JobEvent::Token { .. }))
+    {
+        assert!(Instant::now() < deadline, "no text in 2 minutes");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let running = runner.progress(id).unwrap();
+    assert!(running.is_active() && running.passes >= 1, "{running:?}");
+    assert!(runner.is_running(id));
+    let t0 = Instant::now();
+    runner.stop();
+    assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
+    assert!(!runner.is_running(id));
+    let queue = core.queue().unwrap();
+    assert_eq!(queue.len(), 1);
+    assert_eq!(
+        (queue[0].job.id, queue[0].state),
+        (id, QueueState::Waiting),
+        "waits in its place for the next start"
+    );
+    // Every update carried the job's progress after its event.
+    for u in updates.lock().unwrap().iter() {
+        assert_eq!(u.progress.job, id);
+    }
+    // A stopped runner takes no more work.
+    runner.wake();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!runner.is_running(id));
+}

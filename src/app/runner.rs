@@ -14,6 +14,10 @@ use crate::tasks::{JobEvent, JobProgress};
 
 use super::{AppError, Core, QueueControl, QueueView};
 
+/// How long closing waits for the jobs in flight to stop (a token is
+/// milliseconds; loading a model is not interruptible).
+const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// One event of a job and the job's progress after it.
 #[derive(Debug, Clone, Serialize)]
 pub struct JobUpdate {
@@ -123,13 +127,22 @@ impl QueueRunner {
     }
 
     /// The window is closing: jobs in flight stop at their next token and
-    /// keep their places (they resume at the next start); waits for them.
+    /// keep their places (they resume at the next start). Waits for them up
+    /// to `STOP_WAIT`: a model still loading cannot be interrupted, and the
+    /// window must not hang on it (its job is recovered at the next start).
     pub fn stop(&self) {
         lock(&self.shared.wake).closing = true;
         self.shared.control.stop_all();
         self.shared.bell.notify_all();
         if let Some(t) = lock(&self.thread).take() {
-            let _ = t.join();
+            let (done, ended) = std::sync::mpsc::channel();
+            let _ = std::thread::Builder::new()
+                .name("reportlens-queue-stop".into())
+                .spawn(move || {
+                    let _ = t.join();
+                    let _ = done.send(());
+                });
+            let _ = ended.recv_timeout(STOP_WAIT);
         }
     }
 }
