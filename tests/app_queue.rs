@@ -122,8 +122,8 @@ fn a_queue_runs_in_order_and_pauses_resumes_and_cancels() {
     );
 
     // Resume both, cancel the sample while it waits: the earnings release ends.
-    core.resume_job(earnings).unwrap();
-    core.resume_job(sample).unwrap();
+    core.resume_job(earnings, &control).unwrap();
+    core.resume_job(sample, &control).unwrap();
     core.cancel_job(sample, &control).unwrap();
     core.run_queue(&engine, 1, &control, &|_| {}).unwrap();
     assert!(core.queue().unwrap().is_empty());
@@ -202,4 +202,52 @@ fn closing_the_window_stops_the_runner_and_keeps_the_job_queued() {
     runner.wake();
     std::thread::sleep(Duration::from_millis(300));
     assert!(!runner.is_running(id));
+}
+
+/// A job another worker is running (another window, or this one between its
+/// claim and its start) is not paused, cancelled or removed under it: the
+/// user is told where it runs, and nothing changes in the store.
+#[test]
+fn a_job_running_elsewhere_is_not_paused_or_cancelled_under_it() {
+    use reportlens::app::AppError;
+    let dir = tempfile::tempdir().unwrap();
+    let core = Core::new(Paths {
+        data: dir.path().join("data"),
+        models: reportlens::paths::models_dir(),
+    });
+    let note = dir.path().join("note.txt");
+    std::fs::write(&note, "Revenue was $4.2 million.").unwrap();
+    let req = JobRequest {
+        file: note,
+        model: dir.path().join("any.gguf"),
+        task: TaskSpec::Summarize {
+            lang: Lang::En,
+            mode: SummaryMode::General,
+        },
+        strategy: None,
+        context: None,
+        glossary: None,
+        server: None,
+    };
+    let mut store = core.store().unwrap();
+    let id = reportlens::tasks::submit(&mut store, &req).unwrap();
+    store.enqueue(id).unwrap();
+    // Another worker (a live process: this one, through its own store) claims it.
+    assert_eq!(store.claim_next().unwrap(), Some(id));
+    let control = QueueControl::default();
+    let err = core.pause_job(id, &control).unwrap_err();
+    assert!(
+        matches!(err, AppError::RunningElsewhere(j) if j == id),
+        "{err}"
+    );
+    let err = core.cancel_job(id, &control).unwrap_err();
+    assert!(
+        err.to_string().contains("another ReportLens window"),
+        "{err}"
+    );
+    assert_eq!(store.queue_state(id).unwrap(), Some(QueueState::Running));
+    assert_ne!(store.get_job(id).unwrap().status, JobStatus::Cancelled);
+    // Resuming it is harmless: it is running already.
+    core.resume_job(id, &control).unwrap();
+    assert_eq!(store.queue_state(id).unwrap(), Some(QueueState::Running));
 }

@@ -28,7 +28,8 @@ const state = {
   seq: 0, // discards results of superseded opens
   notice: null, // { key, vars } of an informational line
   queue: { items: [], seconds_left: 0, unknown: 0 }, // the engine's QueueView
-  streams: new Map(), // job id -> text of the pass it is writing (every job in flight)
+  streams: new Map(), // job id -> Map(pass -> text being written), every job in flight
+  latest: new Map(), // job id -> the newest progress its messages carried (snapshots may be older)
   plan: null, // the Plan for the chosen task
   planSeq: 0,
   job: null, // the job shown: see newJob()
@@ -448,13 +449,17 @@ async function refreshQueue() {
 
 /** Take the engine's queue; the shown job learns its place and state. */
 function setQueue(view) {
+  // A snapshot may predate messages already here: their progress wins.
+  for (const it of view.items) {
+    if (it.progress) it.progress = state.latest.get(it.job.id) ?? it.progress;
+  }
   state.queue = view;
   const j = state.job;
   if (j) {
     const it = view.items.find((i) => i.job.id === j.id);
     j.queued = it?.state ?? null;
-    if (it?.progress) applyProgress(j, it.progress);
-    else if (j.queued === 'paused') Object.assign(j, { status: 'paused', running: false });
+    if (j.queued === 'paused') Object.assign(j, { status: 'paused', running: false });
+    else if (it?.progress) applyProgress(j, it.progress);
     else if (j.queued === 'waiting' && !j.result) Object.assign(j, { status: 'queued', running: true });
   }
   renderQueue();
@@ -539,17 +544,21 @@ async function run() {
 }
 
 /** Show job `id` (run, queued or from the history), from its stored state and progress. */
-async function showJob(id) {
+async function showJob(id, { retried = false } = {}) {
   const view = await openJob(id);
   const rec = view.job;
   const j = state.job?.id === id ? state.job : newJob(id, rec.task, rec.document_name);
   j.blocks = view.blocks;
   j.queued = view.queued;
   j.device = rec.device ?? j.device;
+  // What its messages said last beats the snapshot (it may be older).
+  const live = view.running ? (state.latest.get(id) ?? view.progress) : null;
   if (rec.status === 'done') {
     Object.assign(j, { status: 'done', result: view.result, running: false });
-  } else if (view.progress && (view.running || view.progress.stage !== 'queued')) {
-    applyProgress(j, view.progress);
+  } else if (live?.stage === 'done' && !retried) {
+    return showJob(id, { retried: true }); // it finished while we asked: read its result
+  } else if (live) {
+    applyProgress(j, live);
   } else if (view.running || view.queued === 'waiting' || view.queued === 'running') {
     Object.assign(j, { status: 'queued', running: true });
   } else {
@@ -558,7 +567,7 @@ async function showJob(id) {
     j.status = view.queued === 'paused' ? 'paused' : rec.status === 'running' ? 'cancelled' : rec.status;
   }
   // The pass being written now, else the passes finished before.
-  j.stream = state.streams.get(id) ?? (j.running ? '' : view.passes_done.join('\n\n'));
+  j.stream = j.running ? streamOf(id, j.progress) : view.passes_done.join('\n\n');
   state.job = j;
   renderAll();
   return j;
@@ -604,6 +613,11 @@ function scheduleStreamRender() {
   }, 100);
 }
 
+/** The text of the first pass a job is writing (several may run at once on a server). */
+function streamOf(id, progress) {
+  return state.streams.get(id)?.get(progress?.pass ?? 0) ?? '';
+}
+
 // Events after which the queue's order, states or times may have changed.
 const QUEUE_EVENTS = new Set(['queued', 'model-loaded', 'planned', 'pass-finished', 'finished', 'cancelled', 'failed']);
 
@@ -612,8 +626,12 @@ function onEvent({ event: e, progress }) {
   const ended = e.event === 'finished' || e.event === 'cancelled' || e.event === 'failed';
   // A job that ended changes the history, whichever job it was.
   if (ended) document.dispatchEvent(new CustomEvent('jobs-changed'));
-  if (e.event === 'pass-started') state.streams.set(e.job, '');
-  else if (e.event === 'token') state.streams.set(e.job, (state.streams.get(e.job) ?? '') + e.text);
+  state.latest.set(e.job, progress);
+  const texts = state.streams.get(e.job) ?? new Map();
+  state.streams.set(e.job, texts);
+  if (e.event === 'pass-started') texts.set(e.pass, '');
+  else if (e.event === 'token') texts.set(e.pass, (texts.get(e.pass) ?? '') + e.text);
+  else if (e.event === 'pass-finished') texts.delete(e.pass);
   else if (ended) state.streams.delete(e.job);
   const item = state.queue.items.find((it) => it.job.id === e.job);
   if (item) {
@@ -629,10 +647,11 @@ function onEvent({ event: e, progress }) {
   applyProgress(j, progress);
   switch (e.event) {
     case 'pass-started':
-      j.stream = '';
+    case 'pass-finished':
+      j.stream = streamOf(j.id, progress);
       break;
     case 'token':
-      j.stream += e.text;
+      j.stream = streamOf(j.id, progress);
       scheduleStreamRender();
       return; // the rest of the window does not change per token
     case 'finished':

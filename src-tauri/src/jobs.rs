@@ -223,7 +223,7 @@ async fn queue_op(
 #[tauri::command]
 pub async fn resume_job(state: State<'_, JobState>, job: i64) -> Result<QueueView, CommandError> {
     queue_op(state, move |r| {
-        r.core().resume_job(JobId(job))?;
+        r.core().resume_job(JobId(job), r.control())?;
         r.wake();
         Ok(())
     })
@@ -270,7 +270,7 @@ fn channel_sink(channel: Channel<JobUpdate>) -> reportlens::app::UpdateSink {
                     // Sent while the batcher is locked, so held text and the
                     // runner's next events reach the page in order.
                     let mut b = batcher.lock().unwrap_or_else(|e| e.into_inner());
-                    if let Some(u) = b.due() {
+                    for u in b.due() {
                         let _ = channel.send(u);
                     }
                 }
@@ -297,11 +297,12 @@ impl Drop for StopOnDrop {
 
 /// Streamed text reaches the window in pieces of at most ~10 per second:
 /// every message costs the webview a script evaluation, and a repaint per
-/// token would take CPU from the model. Other events pass at once, after the
-/// text held before them.
+/// token would take CPU from the model. Text is held per pass (a server
+/// writes several at once); other events pass at once, after the text held
+/// before them.
 #[derive(Default)]
 struct TokenBatcher {
-    held: Option<JobUpdate>,
+    held: Vec<JobUpdate>,
     last: Option<Instant>,
 }
 
@@ -317,49 +318,48 @@ impl TokenBatcher {
             ..
         } = &u.event
         else {
-            let mut out: Vec<JobUpdate> = self.flush().into_iter().collect();
+            let mut out = self.flush();
             out.push(u.clone());
             return out;
         };
-        let mut out = Vec::new();
-        match &mut self.held {
+        let same = self.held.iter_mut().find(|h| {
+            matches!(&h.event, JobEvent::Token { job: hj, pass: hp, .. } if hj == job && hp == pass)
+        });
+        match same {
             Some(JobUpdate {
                 event:
                     JobEvent::Token {
-                        job: hj,
-                        pass: hp,
                         text: ht,
                         tokens: hn,
+                        ..
                     },
                 progress,
-            }) if hj == job && hp == pass => {
+            }) => {
                 ht.push_str(text);
                 *hn += tokens;
                 *progress = u.progress.clone();
             }
-            _ => {
-                out.extend(self.flush());
-                self.held = Some(u.clone());
-            }
+            _ => self.held.push(u.clone()),
         }
         if self.last.is_none_or(|t| t.elapsed() >= Self::EVERY) {
-            out.extend(self.flush());
+            return self.flush();
         }
-        out
+        Vec::new()
     }
 
     /// The held text, once it has waited its interval.
-    fn due(&mut self) -> Option<JobUpdate> {
+    fn due(&mut self) -> Vec<JobUpdate> {
         if self.last.is_some_and(|t| t.elapsed() < Self::EVERY) {
-            return None;
+            return Vec::new();
         }
         self.flush()
     }
 
-    fn flush(&mut self) -> Option<JobUpdate> {
-        let h = self.held.take()?;
-        self.last = Some(Instant::now());
-        Some(h)
+    fn flush(&mut self) -> Vec<JobUpdate> {
+        if !self.held.is_empty() {
+            self.last = Some(Instant::now());
+        }
+        std::mem::take(&mut self.held)
     }
 }
 
@@ -533,26 +533,28 @@ mod tests {
             })
             .collect();
         assert_eq!(counts, vec![1, 2]);
-        assert!(b.flush().is_none());
-        // Held text of one pass never merges into the next pass.
+        assert!(b.flush().is_empty());
+        // Passes written at once are held apart, never merged, each in order.
         let mut b = TokenBatcher::default();
         let mut out = b.push(&token(0, "a"));
         out.extend(b.push(&token(0, "b")));
         out.extend(b.push(&token(1, "c")));
+        out.extend(b.push(&token(0, "d")));
+        out.extend(b.push(&token(1, "e")));
         out.extend(b.flush());
-        assert_eq!(texts(&out), vec!["a", "b", "c"]);
+        assert_eq!(texts(&out), vec!["a", "bd", "ce"]);
     }
 
     #[test]
     fn held_text_is_due_after_its_interval_without_another_event() {
         let mut b = TokenBatcher::default();
-        assert!(b.due().is_none(), "nothing held, nothing due");
+        assert!(b.due().is_empty(), "nothing held, nothing due");
         let mut out = b.push(&token(0, "Net "));
         out.extend(b.push(&token(0, "income")));
-        assert!(b.due().is_none(), "not yet: the interval has not passed");
+        assert!(b.due().is_empty(), "not yet: the interval has not passed");
         std::thread::sleep(TokenBatcher::EVERY);
         out.extend(b.due());
         assert_eq!(texts(&out), vec!["Net ", "income"]);
-        assert!(b.due().is_none());
+        assert!(b.due().is_empty());
     }
 }

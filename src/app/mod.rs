@@ -97,6 +97,10 @@ pub enum AppError {
         url: String,
         model: String,
     },
+    #[error(
+        "job {0} is being run by another ReportLens window or process; pause or cancel it there"
+    )]
+    RunningElsewhere(JobId),
     #[error("internal error (please report it): {0}")]
     Internal(String),
     #[error("{path}: {detail}")]

@@ -22,6 +22,8 @@ enum AfterStop {
     Cancel,
     /// Keeps its place, skipped until resumed.
     Pause,
+    /// Resumed while it was stopping: waits again in its place.
+    Requeue,
 }
 
 #[derive(Debug)]
@@ -155,7 +157,11 @@ impl Core {
         let mut view = QueueView::default();
         for entry in store.queue()? {
             let id = entry.job.id;
-            let progress = live.get(&id).filter(|p| p.is_active()).cloned();
+            // Progress belongs to a running job: a waiting one (paused or not)
+            // shows its stored passes, whatever an earlier run left.
+            let progress = (entry.state == QueueState::Running)
+                .then(|| live.get(&id).filter(|p| p.is_active()).cloned())
+                .flatten();
             let seconds_left = match progress.as_ref().and_then(|p| p.eta_seconds) {
                 Some(s) => Some(s),
                 None => planned_seconds_left(&store, id)?,
@@ -208,21 +214,23 @@ impl Core {
     ) -> Result<(), AppError> {
         let mut store = self.store()?;
         while !control.stopping.load(Ordering::SeqCst) {
-            let Some(id) = store.claim_next()? else {
-                return Ok(());
-            };
             let cancel = Arc::new(AtomicBool::new(false));
-            control
-                .running
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(
+            // Claimed and marked in flight under one lock: a pause or cancel
+            // sees the job either waiting in the store or running here.
+            let id = {
+                let mut running = control.running.lock().unwrap_or_else(|e| e.into_inner());
+                let Some(id) = store.claim_next()? else {
+                    return Ok(());
+                };
+                running.insert(
                     id,
                     InFlight {
                         cancel: cancel.clone(),
                         after: AfterStop::Cancel,
                     },
                 );
+                id
+            };
             // A panic in one job fails that job, not the queue (nor, in the
             // window, the app): the rest still run.
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -243,10 +251,11 @@ impl Core {
                 .map(|f| f.after);
             match outcome {
                 Ok(JobOutcome::Cancelled { .. })
-                    if after == Some(AfterStop::Pause)
+                    if matches!(after, Some(AfterStop::Pause | AfterStop::Requeue))
                         || control.stopping.load(Ordering::SeqCst) =>
                 {
-                    // Paused, or the app is closing: it keeps its place.
+                    // Paused, resumed while stopping, or the app is closing:
+                    // it keeps its place.
                     let state = if after == Some(AfterStop::Pause) {
                         QueueState::Paused
                     } else {
@@ -265,14 +274,20 @@ impl Core {
     /// Pauses a job: a running one stops within a token and keeps its
     /// finished passes and its place; a waiting one is skipped until resumed.
     pub fn pause_job(&self, id: JobId, control: &QueueControl) -> Result<(), AppError> {
-        if !control.stop(id, AfterStop::Pause) {
-            self.store()?.set_queue_state(id, QueueState::Paused)?;
+        if !control.stop(id, AfterStop::Pause)
+            && !self.store()?.set_idle_queue_state(id, QueueState::Paused)?
+        {
+            return Err(AppError::RunningElsewhere(id));
         }
         Ok(())
     }
 
     /// Lets a paused (or cancelled, failed) job run again in its turn.
-    pub fn resume_job(&self, id: JobId) -> Result<(), AppError> {
+    pub fn resume_job(&self, id: JobId, control: &QueueControl) -> Result<(), AppError> {
+        // Stopping now (paused or cancelled a moment ago): it waits again.
+        if control.stop(id, AfterStop::Requeue) {
+            return Ok(());
+        }
         let store = self.store()?;
         match store.queue_state(id)? {
             Some(QueueState::Running) => Ok(()),
@@ -291,6 +306,9 @@ impl Core {
             return Ok(());
         }
         let store = self.store()?;
+        if store.queue_state(id)? == Some(QueueState::Running) {
+            return Err(AppError::RunningElsewhere(id));
+        }
         store.dequeue(id)?;
         if store.get_job(id)?.status != JobStatus::Done {
             store.set_status(id, JobStatus::Cancelled)?;

@@ -101,7 +101,8 @@ impl QueueRunner {
         }
         self.shared.bell.notify_all();
         let mut thread = lock(&self.thread);
-        if thread.is_none() {
+        // None yet, or it died (a panic outside any job): start one.
+        if thread.as_ref().is_none_or(|t| t.is_finished()) {
             let shared = self.shared.clone();
             *thread = std::thread::Builder::new()
                 .name("reportlens-queue".into())

@@ -162,6 +162,22 @@ impl Store {
         Ok(())
     }
 
+    /// Pauses or resumes a job that no worker holds: `Ok(false)` (nothing
+    /// changed) when a worker is running it, `NotQueued` when it is not queued.
+    pub fn set_idle_queue_state(&self, job: JobId, state: QueueState) -> Result<bool, StoreError> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE queue SET state = ?2 WHERE job_id = ?1 AND state <> 'running'",
+                params![job.0, state.as_str()],
+            )
+            .map_err(|e| self.sql(e))?;
+        if n == 0 && self.queue_state(job)?.is_none() {
+            return Err(StoreError::NotQueued(job));
+        }
+        Ok(n > 0)
+    }
+
     /// The state of `job` in the queue; `None` when it is not queued.
     pub fn queue_state(&self, job: JobId) -> Result<Option<QueueState>, StoreError> {
         let state: Option<String> = self

@@ -722,26 +722,44 @@ impl Run<'_> {
                     })
                 });
         let mut answers = written.into_iter();
+        // Every answer that came back whole is checkpointed, even when another
+        // of the window failed or the job was cancelled meanwhile: the
+        // server's work is kept for the resume.
+        let mut failure: Option<TaskError> = None;
+        let mut cancelled = false;
         for (slot, p) in pending {
             let mut stats = ChunkStats::default();
             let got: Vec<Option<String>> = if p.units.is_empty() {
                 Vec::new()
             } else {
-                let gen = answers.next().expect("one answer per pass asked")?;
-                if gen.stop == StopReason::Cancelled {
-                    return Ok(None);
+                match answers.next().expect("one answer per pass asked") {
+                    Err(e) => {
+                        failure.get_or_insert(e);
+                        continue;
+                    }
+                    Ok(gen) if gen.stop == StopReason::Cancelled => {
+                        cancelled = true;
+                        continue;
+                    }
+                    Ok(gen) => {
+                        self.measured.add(&gen);
+                        add(
+                            &mut stats,
+                            ChunkStats {
+                                tokens_in: gen.prompt_tokens as u32,
+                                tokens_out: gen.generated_tokens as u32,
+                                elapsed_ms: ((gen.prefill_seconds + gen.decode_seconds) * 1000.0)
+                                    as u64,
+                            },
+                        );
+                        translate::parse_batch(&gen.text, p.units.len())
+                    }
                 }
-                self.measured.add(&gen);
-                add(
-                    &mut stats,
-                    ChunkStats {
-                        tokens_in: gen.prompt_tokens as u32,
-                        tokens_out: gen.generated_tokens as u32,
-                        elapsed_ms: ((gen.prefill_seconds + gen.decode_seconds) * 1000.0) as u64,
-                    },
-                );
-                translate::parse_batch(&gen.text, p.units.len())
             };
+            // Once the window has failed, no more is asked of the engine.
+            if (failure.is_some() || cancelled) && got.iter().any(Option::is_none) {
+                continue;
+            }
             let single = SingleBlocks {
                 family: w.family,
                 to: w.to,
@@ -749,11 +767,18 @@ impl Run<'_> {
                 max_new: p.max_new,
             };
             let Some(out) = self.fill_dropped(p.pass, &p.units, got, &single, &mut stats)? else {
-                return Ok(None);
+                cancelled = true;
+                continue;
             };
             let json = serde_json::to_string(&out).expect("strings serialise");
             self.checkpoint(p.pass, n, &p.hash, &json, stats)?;
             outs[slot] = Some(json);
+        }
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        if cancelled {
+            return Ok(None);
         }
         Ok(Some(
             outs.into_iter().map(Option::unwrap_or_default).collect(),
