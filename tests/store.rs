@@ -471,3 +471,30 @@ fn the_queue_keeps_its_order_and_states_across_a_restart() {
     store.delete_job(jobs[0]).unwrap();
     assert!(store.queue().unwrap().is_empty());
 }
+
+/// Several workers opening a new database at once (a batch's first files, a
+/// window and a CLI run) all get it: the first creates and migrates it, the
+/// others wait their turn; none fails with "locked".
+#[test]
+fn a_new_database_opened_by_several_workers_at_once_opens_for_all() {
+    for round in 0..20 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("reportlens.sqlite3");
+        let barrier = std::sync::Barrier::new(6);
+        std::thread::scope(|s| {
+            let opened: Vec<_> = (0..6)
+                .map(|_| {
+                    s.spawn(|| {
+                        barrier.wait();
+                        Store::open(&path).map(|_| ())
+                    })
+                })
+                .collect();
+            for o in opened {
+                if let Err(e) = o.join().unwrap() {
+                    panic!("round {round}: {e}");
+                }
+            }
+        });
+    }
+}

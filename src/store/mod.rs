@@ -88,9 +88,9 @@ impl Store {
         let mut conn = Connection::open_with_flags(path, flags).map_err(sql)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(sql)?;
         // The first statement that reads the file: a non-SQLite file fails here.
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .map_err(sql)?;
+        let mode: String =
+            retry_busy(|| conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)))
+                .map_err(sql)?;
         if !mode.eq_ignore_ascii_case("wal") {
             // e.g. a filesystem without shared memory; rollback journal still works.
             eprintln!(
@@ -168,4 +168,24 @@ fn to_json<T: serde::Serialize + ?Sized>(
     value: &T,
 ) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|source| StoreError::Json { what, source })
+}
+
+/// Runs `f` again while SQLite answers BUSY without waiting, up to
+/// `BUSY_TIMEOUT`. Switching a new file to WAL needs the file to itself, and
+/// SQLite refuses at once (its busy handler is not asked) when another
+/// connection opening the same new file holds it: a batch's first workers,
+/// a window and a CLI run starting together.
+fn retry_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let start = std::time::Instant::now();
+    loop {
+        match f() {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && start.elapsed() < BUSY_TIMEOUT =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            other => return other,
+        }
+    }
 }
