@@ -9,6 +9,7 @@ pub mod check;
 pub mod export;
 pub mod ingest;
 pub mod model;
+mod panics;
 pub mod paths;
 pub mod plan;
 pub mod prompt;
@@ -16,6 +17,8 @@ pub mod remote;
 pub mod settings;
 pub mod store;
 pub mod tasks;
+
+pub use panics::panic_message;
 
 pub use ingest::{extract, Block, BlockKind, Document, Format, IngestError};
 pub use model::{ModelError, ModelInfo};

@@ -153,10 +153,7 @@ fn summary(model: &Path, file: &str, server: Option<&ServerConfig>) -> JobReques
         strategy: None,
         context: None,
         glossary: None,
-        server: server.map(|c| ServerRef {
-            url: c.root(),
-            model: c.model.clone(),
-        }),
+        server: server.map(ServerRef::of),
     }
 }
 
@@ -659,10 +656,7 @@ fn a_translation_sends_its_passes_to_the_server_at_once() {
         // A small context: the document's blocks take several passes.
         context: Some(640),
         glossary: None,
-        server: Some(ServerRef {
-            url: cfg.root(),
-            model: cfg.model.clone(),
-        }),
+        server: Some(ServerRef::of(&cfg)),
     };
     let engine = EngineSettings {
         answers_at_once: 4,

@@ -223,11 +223,7 @@ pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> Result<T, CommandError> {
 }
 
 fn panic_text(payload: &(dyn Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "the worker thread panicked".to_string())
+    reportlens::panic_message(payload).unwrap_or_else(|| "the worker thread panicked".to_string())
 }
 
 #[cfg(test)]

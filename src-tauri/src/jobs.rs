@@ -140,10 +140,8 @@ pub fn queue_paths(
         glossary: settings.glossary.clone(),
         server: settings
             .server_config(&core.paths().data)
-            .map(|c| ServerRef {
-                url: c.root(),
-                model: c.model.clone(),
-            }),
+            .as_ref()
+            .map(ServerRef::of),
     };
     let files: Vec<PathBuf> = find_documents(paths)
         .map_err(engine_err)?

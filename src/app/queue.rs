@@ -237,7 +237,9 @@ impl Core {
                 self.run_job(id, engine, cancel, &mut |e| on_event(e))
             }))
             .unwrap_or_else(|p| {
-                let e = AppError::Internal(panic_text(&*p));
+                let e = AppError::Internal(
+                    crate::panic_message(&*p).unwrap_or_else(|| "a worker thread panicked".into()),
+                );
                 let error = e.to_string();
                 let _ = store.fail_job(id, &error);
                 on_event(&JobEvent::Failed { job: id, error });
@@ -320,13 +322,4 @@ impl Core {
     pub fn move_job(&self, id: JobId, to: usize) -> Result<(), AppError> {
         Ok(self.store()?.move_in_queue(id, to)?)
     }
-}
-
-/// The message a panic carried.
-pub(crate) fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a worker thread panicked".to_string())
 }

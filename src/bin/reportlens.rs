@@ -235,13 +235,7 @@ pub fn engine_settings(
 pub fn server_ref(
     engine: &reportlens::app::EngineSettings,
 ) -> Option<reportlens::tasks::ServerRef> {
-    engine
-        .server
-        .as_ref()
-        .map(|c| reportlens::tasks::ServerRef {
-            url: c.root(),
-            model: c.model.clone(),
-        })
+    engine.server.as_ref().map(reportlens::tasks::ServerRef::of)
 }
 
 /// Which engine runs the passes.

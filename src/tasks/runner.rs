@@ -52,6 +52,16 @@ pub struct ServerRef {
     pub model: String,
 }
 
+impl ServerRef {
+    /// The job's reference to `server`: its root URL and model, never its key.
+    pub fn of(server: &crate::remote::ServerConfig) -> ServerRef {
+        ServerRef {
+            url: server.root(),
+            model: server.model.clone(),
+        }
+    }
+}
+
 /// The settings stored with a job; they make its reuse key.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct JobSettings {
@@ -337,23 +347,23 @@ impl Measured {
     }
 }
 
-/// How a block is translated alone, and its answer's budget at most.
-struct SingleBlocks<'a> {
-    family: PromptFamily,
-    to: Lang,
-    glossary: &'a Glossary,
-    max_new: usize,
-}
-
-/// Translation passes to write at once, and what they read.
-struct TranslateWindow<'a> {
+/// What a translation's passes read and how they are asked.
+struct Translation<'a> {
     doc: &'a Document,
     plan: &'a Plan,
-    passes: Vec<usize>,
     family: PromptFamily,
     to: Lang,
     glossary: &'a Glossary,
     finished: &'a std::collections::BTreeMap<u32, store::ChunkRecord>,
+}
+
+/// A translation pass ready to ask: its blocks, its turn, its reuse key.
+struct PassRequest {
+    pass: usize,
+    units: Vec<translate::Unit>,
+    turn: ChatTurn,
+    hash: String,
+    max_new: usize,
 }
 
 struct Run<'a> {
@@ -397,21 +407,24 @@ impl Run<'_> {
         // Translation passes are independent: an engine that writes several
         // answers at once (a server) gets them in windows of that many.
         let at_once = self.engine.answers_at_once();
-        if let (TaskSpec::Translate { to }, true) = (plan.task, at_once > 1) {
+        let translation = match plan.task {
+            TaskSpec::Translate { to } => Some(Translation {
+                doc: &doc,
+                plan: &plan,
+                family,
+                to,
+                glossary: &glossary,
+                finished: &finished,
+            }),
+            TaskSpec::Summarize { .. } => None,
+        };
+        if let (Some(t), true) = (&translation, at_once > 1) {
             for window in plan.passes.chunks(at_once) {
                 if self.cancel.load(Ordering::Relaxed) {
                     return self.cancelled(outputs.len());
                 }
-                let input = TranslateWindow {
-                    doc: &doc,
-                    plan: &plan,
-                    passes: window.iter().map(|p| p.index).collect(),
-                    family,
-                    to,
-                    glossary: &glossary,
-                    finished: &finished,
-                };
-                match self.translate_window(&input)? {
+                let passes: Vec<usize> = window.iter().map(|p| p.index).collect();
+                match self.translate_window(t, &passes)? {
                     Some(outs) => outputs.extend(outs),
                     None => return self.cancelled(outputs.len()),
                 }
@@ -429,12 +442,10 @@ impl Run<'_> {
                 kind: pass.kind,
                 input_tokens: pass.input_tokens,
             });
-            let out = match pass.kind {
-                PassKind::Translate => {
-                    let TaskSpec::Translate { to } = plan.task else {
-                        unreachable!("translate passes only in translation plans")
-                    };
-                    self.translate_pass(&doc, &plan, pass.index, family, to, &glossary, &finished)?
+            let out = match (pass.kind, &translation) {
+                (PassKind::Translate, Some(t)) => self.translate_pass(t, pass.index)?,
+                (PassKind::Translate, None) => {
+                    unreachable!("translate passes only in translation plans")
                 }
                 _ => {
                     let input = self.summary_input(&plan, pass.index, family, &outputs);
@@ -577,49 +588,60 @@ impl Run<'_> {
         Ok(Some(text))
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// One translation pass: its blocks in one answer, any block the answer
+    /// dropped retried alone. `None` when cancelled.
     fn translate_pass(
         &mut self,
-        doc: &Document,
-        plan: &Plan,
+        t: &Translation<'_>,
         i: usize,
-        family: PromptFamily,
-        to: Lang,
-        glossary: &Glossary,
-        finished: &std::collections::BTreeMap<u32, store::ChunkRecord>,
     ) -> Result<Option<String>, TaskError> {
-        let pass = &plan.passes[i];
-        let chunk = &plan.chunks[pass.chunk.expect("translate passes read a chunk")];
-        let units = translate::units_of(doc, chunk);
-        let texts: Vec<&str> = units.iter().map(|u| u.text.as_str()).collect();
-        let input = translate::batch_input(family, to, glossary, &texts);
-        let turn = self.engine.turn(&input.system, &input.user)?;
-        let hash = input_hash(&turn.identity, pass.max_output_tokens);
-        if let Some(out) = self.reuse(i, plan.passes.len(), &hash, turn.tokens, finished)? {
-            return Ok(Some(out));
-        }
+        let p = match self.translate_request(t, i)? {
+            Ok(reused) => return Ok(Some(reused)),
+            Err(p) => p,
+        };
         let mut stats = ChunkStats::default();
-        let got: Vec<Option<String>> = if units.is_empty() {
+        let got: Vec<Option<String>> = if p.units.is_empty() {
             Vec::new()
         } else {
-            let Some(ans) = self.generate(i, &turn, pass.max_output_tokens)? else {
+            let Some(ans) = self.generate(i, &p.turn, p.max_new)? else {
                 return Ok(None);
             };
             add(&mut stats, ans.stats);
-            translate::parse_batch(&ans.text, units.len())
+            translate::parse_batch(&ans.text, p.units.len())
         };
-        let single = SingleBlocks {
-            family,
-            to,
-            glossary,
-            max_new: pass.max_output_tokens,
-        };
-        let Some(out) = self.fill_dropped(i, &units, got, &single, &mut stats)? else {
+        let Some(out) = self.fill_dropped(t, &p, got, &mut stats)? else {
             return Ok(None);
         };
         let json = serde_json::to_string(&out).expect("strings serialise");
-        self.checkpoint(i, plan.passes.len(), &hash, &json, stats)?;
+        self.checkpoint(i, t.plan.passes.len(), &p.hash, &json, stats)?;
         Ok(Some(json))
+    }
+
+    /// Pass `i` of a translation: its output when a finished pass with the
+    /// same input is stored (`Ok`), else the request to ask (`Err`).
+    fn translate_request(
+        &mut self,
+        t: &Translation<'_>,
+        i: usize,
+    ) -> Result<Result<String, PassRequest>, TaskError> {
+        let pass = &t.plan.passes[i];
+        let chunk = &t.plan.chunks[pass.chunk.expect("translate passes read a chunk")];
+        let units = translate::units_of(t.doc, chunk);
+        let texts: Vec<&str> = units.iter().map(|u| u.text.as_str()).collect();
+        let input = translate::batch_input(t.family, t.to, t.glossary, &texts);
+        let turn = self.engine.turn(&input.system, &input.user)?;
+        let hash = input_hash(&turn.identity, pass.max_output_tokens);
+        let n = t.plan.passes.len();
+        Ok(match self.reuse(i, n, &hash, turn.tokens, t.finished)? {
+            Some(out) => Ok(out),
+            None => Err(PassRequest {
+                pass: i,
+                units,
+                turn,
+                hash,
+                max_new: pass.max_output_tokens,
+            }),
+        })
     }
 
     /// Each block a batch answer dropped or merged, retried alone; a block
@@ -627,21 +649,20 @@ impl Run<'_> {
     /// `None` when cancelled.
     fn fill_dropped(
         &mut self,
-        pass: usize,
-        units: &[translate::Unit],
+        t: &Translation<'_>,
+        p: &PassRequest,
         mut got: Vec<Option<String>>,
-        single: &SingleBlocks<'_>,
         stats: &mut ChunkStats,
     ) -> Result<Option<Vec<String>>, TaskError> {
         for (k, slot) in got.iter_mut().enumerate() {
             if slot.is_some() {
                 continue;
             }
-            let text = &units[k].text;
-            let input = translate::single_input(single.family, single.to, single.glossary, text);
+            let text = &p.units[k].text;
+            let input = translate::single_input(t.family, t.to, t.glossary, text);
             let turn = self.engine.turn(&input.system, &input.user)?;
-            let budget = (self.engine.counter().count(text) * 3 + 32).min(single.max_new.max(64));
-            let Some(ans) = self.generate(pass, &turn, budget)? else {
+            let budget = (self.engine.counter().count(text) * 3 + 32).min(p.max_new.max(64));
+            let Some(ans) = self.generate(p.pass, &turn, budget)? else {
                 return Ok(None);
             };
             add(stats, ans.stats);
@@ -658,20 +679,14 @@ impl Run<'_> {
     /// finished before stay checkpointed).
     fn translate_window(
         &mut self,
-        w: &TranslateWindow<'_>,
+        t: &Translation<'_>,
+        passes: &[usize],
     ) -> Result<Option<Vec<String>>, TaskError> {
-        let n = w.plan.passes.len();
-        struct Pending {
-            pass: usize,
-            units: Vec<translate::Unit>,
-            turn: ChatTurn,
-            hash: String,
-            max_new: usize,
-        }
-        let mut outs: Vec<Option<String>> = vec![None; w.passes.len()];
-        let mut pending: Vec<(usize, Pending)> = Vec::new();
-        for (slot, &i) in w.passes.iter().enumerate() {
-            let pass = &w.plan.passes[i];
+        let n = t.plan.passes.len();
+        let mut outs: Vec<Option<String>> = vec![None; passes.len()];
+        let mut pending: Vec<(usize, PassRequest)> = Vec::new();
+        for (slot, &i) in passes.iter().enumerate() {
+            let pass = &t.plan.passes[i];
             self.emit(JobEvent::PassStarted {
                 job: self.id(),
                 pass: i,
@@ -679,24 +694,9 @@ impl Run<'_> {
                 kind: pass.kind,
                 input_tokens: pass.input_tokens,
             });
-            let chunk = &w.plan.chunks[pass.chunk.expect("translate passes read a chunk")];
-            let units = translate::units_of(w.doc, chunk);
-            let texts: Vec<&str> = units.iter().map(|u| u.text.as_str()).collect();
-            let input = translate::batch_input(w.family, w.to, w.glossary, &texts);
-            let turn = self.engine.turn(&input.system, &input.user)?;
-            let hash = input_hash(&turn.identity, pass.max_output_tokens);
-            if let Some(out) = self.reuse(i, n, &hash, turn.tokens, w.finished)? {
-                outs[slot] = Some(out);
-            } else {
-                let max_new = pass.max_output_tokens;
-                let p = Pending {
-                    pass: i,
-                    units,
-                    turn,
-                    hash,
-                    max_new,
-                };
-                pending.push((slot, p));
+            match self.translate_request(t, i)? {
+                Ok(reused) => outs[slot] = Some(reused),
+                Err(p) => pending.push((slot, p)),
             }
         }
         let asked: Vec<(&ChatTurn, usize)> = pending
@@ -760,13 +760,7 @@ impl Run<'_> {
             if (failure.is_some() || cancelled) && got.iter().any(Option::is_none) {
                 continue;
             }
-            let single = SingleBlocks {
-                family: w.family,
-                to: w.to,
-                glossary: w.glossary,
-                max_new: p.max_new,
-            };
-            let Some(out) = self.fill_dropped(p.pass, &p.units, got, &single, &mut stats)? else {
+            let Some(out) = self.fill_dropped(t, &p, got, &mut stats)? else {
                 cancelled = true;
                 continue;
             };

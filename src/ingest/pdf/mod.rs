@@ -266,10 +266,7 @@ fn glyph_limit_hit(glyphs: &AtomicUsize) -> bool {
 }
 
 fn panic_text(payload: &Box<dyn std::any::Any + Send>) -> String {
-    let msg = payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
+    let msg = crate::panic_message(&**payload)
         .unwrap_or_else(|| "the page could not be interpreted".into());
     let line = msg.lines().next().unwrap_or("").trim();
     line.chars().take(120).collect()
