@@ -113,7 +113,7 @@ pub fn options(model: &Path, cache: &Path) -> Result<Option<Vec<FormOption>>, Mo
                     weights += match spec.role {
                         Role::Norm => n * 4,
                         Role::Embedding => n / t.block_size() as u64 * t.type_size() as u64,
-                        _ => held_matrix_bytes(t, n, false),
+                        _ => held_matrix_bytes(t, spec.shape[0] as u64, n, false),
                     };
                 }
                 estimate_with_weights(&cfg.llama, weights, 0, &opts).total

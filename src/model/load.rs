@@ -340,7 +340,7 @@ pub fn estimate_memory(
                 if !gpu && requantized_on_cpu(d) {
                     loading = loading.max(elems * 4 + elems / 32 * 36);
                 }
-                held_matrix_bytes(d, elems, gpu)
+                held_matrix_bytes(d, info.shape.dims()[0] as u64, elems, gpu)
             }
             GgmlDType::F16 | GgmlDType::BF16 => elems * 4,
             _ => stored,
@@ -359,17 +359,28 @@ pub fn estimate_memory(
     estimate_with_weights(cfg, weights, loading, opts)
 }
 
-/// Bytes held of a weight matrix of `elems` values stored as `dtype`
-/// (`Linear::from_qtensor`): F16/BF16 as F16; on the CPU, Q8_0 re-laid with
-/// f32 scales (36 bytes a block), formats without a kernel of ours
-/// re-quantized to Q8_0, the others (Q4_0/Q4_1/Q5_0, Q4_K/Q5_K/Q6_K) as
-/// stored; a GPU holds the blocks as stored (candle's kernels read them).
-pub(crate) fn held_matrix_bytes(dtype: GgmlDType, elems: u64, gpu: bool) -> u64 {
+/// Bytes held of a weight matrix of `rows` rows and `elems` values stored
+/// as `dtype` (`Linear::from_qtensor`): F16/BF16 as F16; on the CPU, Q8_0
+/// re-laid with f32 scales (36 bytes a block), Q4_K and Q6_K re-laid where
+/// this CPU packs them (`q4k_packed`, `q6k_packed`), formats without a
+/// kernel of ours re-quantized to Q8_0, the others (Q4_0/Q4_1/Q5_0, Q5_K)
+/// as stored; a GPU holds the blocks as stored (candle's kernels read them).
+pub(crate) fn held_matrix_bytes(dtype: GgmlDType, rows: u64, elems: u64, gpu: bool) -> u64 {
     let stored = elems / dtype.block_size() as u64 * dtype.type_size() as u64;
     match dtype {
         GgmlDType::F16 | GgmlDType::BF16 => elems * 2,
         _ if gpu => stored,
         GgmlDType::Q8_0 => elems / 32 * 36,
+        // Re-laid with f32 scales and unpacked 6-bit ones where the CPU has
+        // the kernels (5.6% more).
+        GgmlDType::Q4K if rows > 0 => {
+            let k = (elems / rows) as usize;
+            reportlens_kernels::q4k_packed::held_bytes(rows as usize, k) as u64
+        }
+        GgmlDType::Q6K if rows > 0 => {
+            let k = (elems / rows) as usize;
+            reportlens_kernels::q6k_packed::held_bytes(rows as usize, k) as u64
+        }
         d if requantized_on_cpu(d) => (elems / 32 * 36).max(stored),
         _ => stored,
     }

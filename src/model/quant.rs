@@ -14,6 +14,8 @@ use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{Device, Module, Result, Tensor};
 use reportlens_kernels::kquant::{self, quantize_q8k_row, KKind, Q8K, QK_K};
 use reportlens_kernels::q4_1_packed::{matmul_packed as q4_1_packed, pack_q4_1};
+use reportlens_kernels::q4k_packed::{self, matmul_packed as q4_k_packed, pack_q4_k};
+use reportlens_kernels::q6k_packed::{matmul_packed as q6_k_packed, pack_q6_k};
 use reportlens_kernels::q8_packed::{matmul_packed as q8_0_packed, pack_q8_0};
 use reportlens_kernels::{matmul_columns, quantize_activations_into, Kind, Q8};
 
@@ -160,8 +162,8 @@ enum Activations {
     Supers(Vec<Q8K>),
 }
 
-/// Raw ggml blocks of an `(n, k)` matrix, row-major, or Q8_0 / Q4_1 re-laid
-/// for the VNNI kernels where the CPU has them.
+/// Raw ggml blocks of an `(n, k)` matrix, row-major, or Q8_0 / Q4_1 / Q4_K /
+/// Q6_K re-laid for the VNNI kernels where the CPU has them.
 #[derive(Debug, Clone)]
 pub struct GgmlMatrix {
     format: Format,
@@ -176,6 +178,8 @@ enum Layout {
     Ggml,
     PackedQ8_0,
     PackedQ4_1,
+    PackedQ4K,
+    PackedQ6K,
 }
 
 impl GgmlMatrix {
@@ -183,6 +187,8 @@ impl GgmlMatrix {
         let packed = match format {
             Format::Block(Kind::Q8_0) => pack_q8_0(&data, n, k).map(|d| (d, Layout::PackedQ8_0)),
             Format::Block(Kind::Q4_1) => pack_q4_1(&data, n, k).map(|d| (d, Layout::PackedQ4_1)),
+            Format::Super(KKind::Q4K) => pack_q4_k(&data, n, k).map(|d| (d, Layout::PackedQ4K)),
+            Format::Super(KKind::Q6K) => pack_q6_k(&data, n, k).map(|d| (d, Layout::PackedQ6K)),
             _ => None,
         };
         let (data, layout) = packed.unwrap_or((data, Layout::Ggml));
@@ -213,6 +219,12 @@ impl GgmlMatrix {
                 (_, Activations::Blocks(a), Layout::PackedQ4_1) => {
                     q4_1_packed(data, n, k, a, m, cols, out)
                 }
+                (_, Activations::Supers(a), Layout::PackedQ4K) => {
+                    q4_k_packed(data, n, k, a, m, cols, out)
+                }
+                (_, Activations::Supers(a), Layout::PackedQ6K) => {
+                    q6_k_packed(data, n, k, a, m, cols, out)
+                }
                 (Format::Block(kind), Activations::Blocks(a), Layout::Ggml) => {
                     matmul_columns(kind, data, n, k, a, m, cols, out)
                 }
@@ -227,6 +239,17 @@ impl GgmlMatrix {
 
 /// Output columns per unit of work: every row of `x` reuses a unit's weights.
 const UNIT: usize = 8;
+
+impl GgmlMatrix {
+    /// Columns per unit of work: `UNIT`, or a whole packed group.
+    fn unit(&self) -> usize {
+        match self.layout {
+            // Both K-quant layouts group sixteen rows.
+            Layout::PackedQ4K | Layout::PackedQ6K => UNIT.max(q4k_packed::GROUP),
+            _ => UNIT,
+        }
+    }
+}
 
 /// `x @ W^T` for each of `ms` (same `k`, same activation format).
 fn forward_ggml(ms: &[&GgmlMatrix], x: &Tensor) -> Result<Vec<Tensor>> {
@@ -272,7 +295,7 @@ fn forward_ggml(ms: &[&GgmlMatrix], x: &Tensor) -> Result<Vec<Tensor>> {
     // bounds[i]..bounds[i + 1].
     let mut bounds = vec![0];
     for w in ms {
-        bounds.push(bounds[bounds.len() - 1] + w.n.div_ceil(UNIT));
+        bounds.push(bounds[bounds.len() - 1] + w.n.div_ceil(w.unit()));
     }
     let acts = &acts;
     candle_core::utils::barrier_pool().execute_chunked(bounds[ms.len()], |range| {
@@ -280,7 +303,8 @@ fn forward_ggml(ms: &[&GgmlMatrix], x: &Tensor) -> Result<Vec<Tensor>> {
         while u < range.end {
             let i = bounds.partition_point(|&s| s <= u) - 1;
             let end = range.end.min(bounds[i + 1]);
-            let cols = (u - bounds[i]) * UNIT..(end - bounds[i]) * UNIT;
+            let unit = ms[i].unit();
+            let cols = (u - bounds[i]) * unit..(end - bounds[i]) * unit;
             // SAFETY: output `i` holds m * n values and each unit's columns
             // belong to exactly one worker.
             unsafe { ms[i].columns(acts, m, cols, ptrs[i] as *mut f32) };

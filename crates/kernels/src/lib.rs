@@ -9,6 +9,8 @@ pub mod attention;
 pub mod kquant;
 mod packed;
 pub mod q4_1_packed;
+pub mod q4k_packed;
+pub mod q6k_packed;
 pub mod q8_packed;
 pub mod quant;
 

@@ -1,90 +1,134 @@
 //! What the weight formats re-laid for the VNNI kernels share
-//! (`q8_packed`, `q4_1_packed`): groups of four weight rows, each group a
-//! run of fixed-size steps (one per 32-value block), and the loop that runs
-//! a format's micro-kernels over groups and tiles of activation rows.
+//! (`q8_packed`, `q4_1_packed`, `q4k_packed`): groups of weight rows (one
+//! per vector lane group of a kernel), each group a run of fixed-size
+//! steps (one per ggml block), and the loop that runs a format's
+//! micro-kernels over groups and tiles of activation rows.
 use std::ops::Range;
 
-use crate::quant::{has_vnni, Q8, ROW_TILE};
+use crate::quant::{has_vnni, ROW_TILE};
 
-/// `data` (`n` rows of `k / 32` ggml blocks of `block_bytes`) re-laid in
-/// four-row groups of `step`-byte steps: `place(step, c, block)` writes
-/// row `c`'s block into its group's step. `None` where this CPU lacks the
-/// kernels or `n` is not a multiple of four.
+/// How a format is re-laid: `rows` weight rows per group, each ggml block
+/// of `block_values` values and `block_bytes` bytes, one `step` of bytes
+/// per block of the group.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Packing {
+    pub rows: usize,
+    pub block_values: usize,
+    pub block_bytes: usize,
+    pub step: usize,
+}
+
+impl Packing {
+    /// Blocks in a row of `k` values.
+    pub fn blocks(&self, k: usize) -> usize {
+        k / self.block_values
+    }
+
+    /// Bytes of an `(n, k)` matrix packed (a last partial group padded).
+    pub fn bytes(&self, n: usize, k: usize) -> usize {
+        n.div_ceil(self.rows) * self.blocks(k) * self.step
+    }
+}
+
+/// `data` (`n` rows of `k / block_values` ggml blocks) re-laid in groups
+/// of `packing.rows` rows: `place(step, c, block)` writes row `c`'s block
+/// into its group's step. A last group of fewer rows is padded with
+/// all-zero blocks (never written out). `None` where this CPU lacks the
+/// kernels or the sizes do not match.
 pub(crate) fn pack_groups(
     data: &[u8],
     n: usize,
     k: usize,
-    block_bytes: usize,
-    step: usize,
+    packing: Packing,
     place: impl Fn(&mut [u8], usize, &[u8]),
 ) -> Option<Vec<u8>> {
-    let nb = k / 32;
-    let fits = n.is_multiple_of(4) && k.is_multiple_of(32) && data.len() == n * nb * block_bytes;
+    let Packing {
+        rows,
+        block_values,
+        block_bytes,
+        step,
+    } = packing;
+    let nb = packing.blocks(k);
+    let fits = k.is_multiple_of(block_values) && data.len() == n * nb * block_bytes;
     if !has_vnni() || !fits {
         return None;
     }
-    let mut out = vec![0u8; n / 4 * nb * step];
+    let zero = vec![0u8; block_bytes];
+    let mut out = vec![0u8; packing.bytes(n, k)];
     for (g, group) in out.chunks_exact_mut(nb * step).enumerate() {
         for (b, dst) in group.chunks_exact_mut(step).enumerate() {
-            for c in 0..4 {
-                let at = ((4 * g + c) * nb + b) * block_bytes;
-                place(dst, c, &data[at..at + block_bytes]);
+            for c in 0..rows {
+                let row = rows * g + c;
+                let at = (row * nb + b) * block_bytes;
+                let src = if row < n {
+                    &data[at..at + block_bytes]
+                } else {
+                    &zero[..]
+                };
+                place(dst, c, src);
             }
         }
     }
     Some(out)
 }
 
-/// A format's micro-kernel: one group against `R` activation rows,
-/// `[row][col]` dots.
-pub(crate) type Micro<const R: usize> = unsafe fn(&[u8], [&[Q8]; R], usize) -> [[f32; 4]; R];
+/// A format's micro-kernel: one group of `G` weight rows against `R`
+/// activation rows (of blocks `A`), `[row][col]` dots.
+pub(crate) type Micro<A, const G: usize, const R: usize> =
+    unsafe fn(&[u8], [&[A]; R], usize) -> [[f32; G]; R];
 
-/// `matmul_columns` over packed groups of `step`-byte steps: `many` takes
-/// `RP` activation rows at a time, `one` the rest (decode).
+/// `matmul_columns` over packed groups of `G` rows: `many` takes `RP`
+/// activation rows at a time, `one` the rest (decode). Tiles of rows
+/// start at multiples of `ROW_TILE` (a multiple of every `RP`), so the
+/// rows `many` takes are the first `m - m % RP`.
 ///
 /// # Safety
-/// `data` must be packed for these `n` and `k` with this `step`, and the
-/// micro-kernels be that format's; `cols` must start and end on a group of
-/// four (or end at `n`), since groups are computed whole; otherwise as
+/// `data` must be packed for these `n` and `k` with `packing`, and the
+/// micro-kernels be that format's; `cols` must start and end on a group
+/// (or end at `n`), since groups are computed whole; otherwise as
 /// `matmul_columns`.
 #[allow(clippy::too_many_arguments)]
-pub(crate) unsafe fn matmul_groups<const RP: usize>(
-    step: usize,
-    many: Micro<RP>,
-    one: Micro<1>,
+pub(crate) unsafe fn matmul_groups<A, const G: usize, const RP: usize>(
+    packing: Packing,
+    many: Micro<A, G, RP>,
+    one: Micro<A, G, 1>,
     data: &[u8],
     n: usize,
     k: usize,
-    acts: &[Q8],
+    acts: &[A],
     m: usize,
     cols: Range<usize>,
     out: *mut f32,
 ) {
-    let whole = cols.start.is_multiple_of(4) && (cols.end.is_multiple_of(4) || cols.end >= n);
+    debug_assert_eq!(packing.rows, G);
+    debug_assert!(ROW_TILE.is_multiple_of(RP));
+    let whole = cols.start.is_multiple_of(G) && (cols.end.is_multiple_of(G) || cols.end >= n);
     assert!(whole && has_vnni(), "packed weights misused");
-    let nb = k / 32;
+    let (nb, step) = (packing.blocks(k), packing.step);
     let row_of = |r: usize| &acts[r * nb..(r + 1) * nb];
     for r0 in (0..m).step_by(ROW_TILE) {
         let r1 = (r0 + ROW_TILE).min(m);
-        for g in cols.start / 4..cols.end.min(n).div_ceil(4) {
+        for g in cols.start / G..cols.end.min(n).div_ceil(G) {
             let grp = &data[g * nb * step..(g + 1) * nb * step];
             let mut row = r0;
             while row < r1 {
                 let (sums, took) = if r1 - row >= RP {
-                    let a: [&[Q8]; RP] = std::array::from_fn(|i| row_of(row + i));
+                    let a: [&[A]; RP] = std::array::from_fn(|i| row_of(row + i));
                     // SAFETY: VNNI checked above; the kernels are the format's.
                     (unsafe { many(grp, a, nb) }, RP)
                 } else {
-                    let mut s = [[0f32; 4]; RP];
+                    let mut s = [[0f32; G]; RP];
                     // SAFETY: as above.
                     s[0] = unsafe { one(grp, [row_of(row)], nb) }[0];
                     (s, 1)
                 };
+                // A padded group's missing rows are not written.
+                let width = G.min(n - G * g);
                 for (r, rs) in sums.iter().enumerate().take(took) {
-                    for (c, &v) in rs.iter().enumerate() {
-                        // SAFETY: row < m and column 4g + c < n; the columns
-                        // are the caller's alone.
-                        unsafe { *out.add((row + r) * n + 4 * g + c) = v };
+                    for (c, &v) in rs.iter().enumerate().take(width) {
+                        // SAFETY: row < m and column G * g + c < n; the
+                        // columns are the caller's alone.
+                        unsafe { *out.add((row + r) * n + G * g + c) = v };
                     }
                 }
                 row += took;
@@ -116,21 +160,17 @@ mod tests {
                 crate::q4_1_packed::matmul_packed,
             ),
         ];
-        let (n, k) = (12, 96);
+        // Ten rows: two groups of four and a padded one of two.
+        let (n, k) = (10, 96);
         for (kind, pack, matmul) in formats {
             let w = weights(kind, n * k / 32, 9);
             let Some(packed) = pack(&w, n, k) else {
                 eprintln!("no AVX-512 VNNI on this CPU: packed {kind:?} is not tested here");
                 continue;
             };
-            let ten = 10 * k / 32 * kind.block_bytes();
-            assert!(
-                pack(&w[..ten], 10, k).is_none(),
-                "10 rows do not group by 4"
-            );
             for m in [1, 3, 6, 70] {
                 let a = quantize_activations(&activation_rows(m, k), kind);
-                for cols in [0..n, 4..8, 8..13, 0..4] {
+                for cols in [0..n, 4..8, 8..10, 0..4] {
                     let mut out = vec![f32::NAN; m * n];
                     // SAFETY: packed for (n, k); cols on groups; m * n outputs.
                     unsafe { matmul(&packed, n, k, &a, m, cols.clone(), out.as_mut_ptr()) };

@@ -11,16 +11,24 @@ use std::ops::Range;
 
 #[cfg(target_arch = "x86_64")]
 use crate::packed::matmul_groups;
-use crate::packed::pack_groups;
+use crate::packed::{pack_groups, Packing};
 use crate::quant::Q8;
 
 /// Bytes of one block of a four-row group.
 const STEP: usize = 8 + 8 + 2 * 32;
 
+/// Four rows a group, ggml's 20-byte blocks of 32 values.
+const PACKING: Packing = Packing {
+    rows: 4,
+    block_values: 32,
+    block_bytes: 20,
+    step: STEP,
+};
+
 /// `data` (`n` rows of `k / 32` ggml Q4_1 blocks) in the packed layout, when
 /// this CPU has the kernels for it and `n` is a multiple of four.
 pub fn pack_q4_1(data: &[u8], n: usize, k: usize) -> Option<Vec<u8>> {
-    pack_groups(data, n, k, 20, STEP, |dst, c, src| {
+    pack_groups(data, n, k, PACKING, |dst, c, src| {
         dst[2 * c..2 * c + 2].copy_from_slice(&src[0..2]); // d
         dst[8 + 2 * c..8 + 2 * c + 2].copy_from_slice(&src[2..4]); // m
         let at = 16 + 32 * (c / 2) + 16 * (c % 2);
@@ -46,7 +54,9 @@ pub unsafe fn matmul_packed(
     #[cfg(target_arch = "x86_64")]
     // SAFETY: the caller's contract; the loop checks for VNNI.
     unsafe {
-        matmul_groups::<2>(STEP, micro::<2>, micro::<1>, data, n, k, acts, m, cols, out)
+        matmul_groups::<Q8, 4, 2>(
+            PACKING, micro::<2>, micro::<1>, data, n, k, acts, m, cols, out,
+        )
     };
     #[cfg(not(target_arch = "x86_64"))]
     unreachable!("pack_q4_1 packs only for x86 VNNI kernels");

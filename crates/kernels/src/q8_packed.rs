@@ -13,16 +13,24 @@ use half::f16;
 
 #[cfg(target_arch = "x86_64")]
 use crate::packed::matmul_groups;
-use crate::packed::pack_groups;
+use crate::packed::{pack_groups, Packing};
 use crate::quant::Q8;
 
 /// Bytes of one block of a four-row group.
 const STEP: usize = 16 + 4 * 32;
 
+/// Four rows a group, ggml's 34-byte blocks of 32 values.
+const PACKING: Packing = Packing {
+    rows: 4,
+    block_values: 32,
+    block_bytes: 34,
+    step: STEP,
+};
+
 /// `data` (`n` rows of `k / 32` ggml Q8_0 blocks) in the packed layout, when
 /// this CPU has the kernels for it and `n` is a multiple of four.
 pub fn pack_q8_0(data: &[u8], n: usize, k: usize) -> Option<Vec<u8>> {
-    pack_groups(data, n, k, 34, STEP, |dst, c, src| {
+    pack_groups(data, n, k, PACKING, |dst, c, src| {
         let d = f16::from_le_bytes([src[0], src[1]]).to_f32();
         dst[4 * c..4 * c + 4].copy_from_slice(&d.to_le_bytes());
         for (o, &q) in dst[16 + 32 * c..16 + 32 * (c + 1)]
@@ -53,7 +61,9 @@ pub unsafe fn matmul_packed(
     #[cfg(target_arch = "x86_64")]
     // SAFETY: the caller's contract; the loop checks for VNNI.
     unsafe {
-        matmul_groups::<4>(STEP, micro::<4>, micro::<1>, data, n, k, acts, m, cols, out)
+        matmul_groups::<Q8, 4, 4>(
+            PACKING, micro::<4>, micro::<1>, data, n, k, acts, m, cols, out,
+        )
     };
     #[cfg(not(target_arch = "x86_64"))]
     unreachable!("pack_q8_0 packs only for x86 VNNI kernels");
