@@ -45,12 +45,9 @@ impl Linear {
         let on_cpu = matches!(t.device(), Device::Cpu);
         let (n, k) = t.shape().dims2()?;
         match (on_cpu, native_format(t.dtype(), k)) {
-            (true, Some(format)) => Ok(Linear::Ggml(GgmlMatrix::new(
-                format,
-                n,
-                k,
-                t.data()?.into_owned(),
-            ))),
+            // Packed straight from the tensor's blocks: no third copy of
+            // a matrix (the head is 109 MB in Index's Q4_K_M) while loading.
+            (true, Some(format)) => Ok(Linear::Ggml(GgmlMatrix::new(format, n, k, t.data()?))),
             (true, None) if requantized_on_cpu(t.dtype()) && k.is_multiple_of(32) => {
                 let dense = t.dequantize(&Device::Cpu)?;
                 drop(t);
@@ -59,7 +56,7 @@ impl Linear {
                     Format::Block(Kind::Q8_0),
                     n,
                     k,
-                    q8.data()?.into_owned(),
+                    q8.data()?,
                 )))
             }
             _ => Ok(Linear::Candle(QMatMul::from_arc(std::sync::Arc::new(t))?)),
@@ -183,7 +180,7 @@ enum Layout {
 }
 
 impl GgmlMatrix {
-    fn new(format: Format, n: usize, k: usize, data: Vec<u8>) -> Self {
+    fn new(format: Format, n: usize, k: usize, data: std::borrow::Cow<'_, [u8]>) -> Self {
         let packed = match format {
             Format::Block(Kind::Q8_0) => pack_q8_0(&data, n, k).map(|d| (d, Layout::PackedQ8_0)),
             Format::Block(Kind::Q4_1) => pack_q4_1(&data, n, k).map(|d| (d, Layout::PackedQ4_1)),
@@ -191,7 +188,7 @@ impl GgmlMatrix {
             Format::Super(KKind::Q6K) => pack_q6_k(&data, n, k).map(|d| (d, Layout::PackedQ6K)),
             _ => None,
         };
-        let (data, layout) = packed.unwrap_or((data, Layout::Ggml));
+        let (data, layout) = packed.unwrap_or_else(|| (data.into_owned(), Layout::Ggml));
         Self {
             format,
             n,
@@ -415,6 +412,50 @@ mod tests {
         ));
     }
 
+    /// Q4_K and Q6_K re-laid for the VNNI kernels (a padded last group of
+    /// 5 of 37 rows; gemm and gemv rows, the tiled and the one-row sums)
+    /// give the bits of the kernels over ggml's own blocks.
+    #[test]
+    fn packed_k_quants_give_the_ggml_layouts_bits() {
+        let dev = Device::Cpu;
+        let (n, k) = (37, 512);
+        let w: Vec<f32> = (0..n * k)
+            .map(|i| ((i * 37 % 101) as f32 / 50.0 - 1.0) * 0.3)
+            .collect();
+        let wt = Tensor::from_vec(w, (n, k), &dev).unwrap();
+        for dtype in [GgmlDType::Q4K, GgmlDType::Q6K] {
+            let q = QTensor::quantize(&wt, dtype).unwrap();
+            let raw = q.data().unwrap().into_owned();
+            let Linear::Ggml(packed) = Linear::from_qtensor(q).unwrap() else {
+                panic!("{dtype:?} runs on our kernels");
+            };
+            if packed.layout == Layout::Ggml {
+                eprintln!("no AVX-512 VNNI on this CPU: {dtype:?} is not packed here");
+                return;
+            }
+            let plain = GgmlMatrix {
+                data: raw,
+                layout: Layout::Ggml,
+                ..packed.clone()
+            };
+            for m in [1, 5, 9, 40] {
+                let x: Vec<f32> = (0..m * k)
+                    .map(|i| (i * 53 % 97) as f32 / 48.0 - 1.0)
+                    .collect();
+                let xt = Tensor::from_vec(x, (m, k), &dev).unwrap();
+                let got = Linear::Ggml(packed.clone()).forward(&xt).unwrap();
+                let want = Linear::Ggml(plain.clone()).forward(&xt).unwrap();
+                let (got, want) = (
+                    got.to_vec2::<f32>().unwrap(),
+                    want.to_vec2::<f32>().unwrap(),
+                );
+                for (g, w) in got.iter().flatten().zip(want.iter().flatten()) {
+                    assert_eq!(g.to_bits(), w.to_bits(), "{dtype:?}, m {m}");
+                }
+            }
+        }
+    }
+
     /// Q, K and V of one input share its quantized rows only where their
     /// formats take the same activations; the results are separate
     /// forwards' either way.
@@ -440,7 +481,8 @@ mod tests {
             let ws: Vec<Linear> = types
                 .iter()
                 .enumerate()
-                .map(|(i, &t)| mk(t, 12, i))
+                // 37 rows: a packed K-quant's padded last group.
+                .map(|(i, &t)| mk(t, if i == 1 { 37 } else { 12 }, i))
                 .collect();
             let each = forward_each([&ws[0], &ws[1], &ws[2]], &xt).unwrap();
             for (w, got) in ws.iter().zip(&each) {

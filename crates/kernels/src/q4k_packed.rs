@@ -3,17 +3,17 @@
 //! `vpdpbusd` multiplies four values of each of the sixteen rows by the
 //! same four activation bytes (broadcast) and sums them into that row's
 //! lane. A super-block of a group (one step) holds:
-//! - `d` and `dmin` of the sixteen rows, widened to f32 once here
-//!   (instead of at every step of every token);
-//! - the eight 6-bit scales and mins of each row, unpacked to bytes,
-//!   sub-block by sub-block (`[sub-block][row]`);
+//! - `d` and `dmin` of the sixteen rows (f16, as in ggml);
+//! - the twelve bytes of packed 6-bit scales and mins of each row, as three
+//!   vectors of four bytes a row (unpacked for all sixteen rows at once);
 //! - the nibbles, per pair of sub-blocks and per four values: the sixteen
 //!   rows' four bytes in a row (64 bytes). The bytes are ggml's own
 //!   (`qs[32 * pair + 4 * chunk..][..4]`), so the low nibbles are sub-block
 //!   `2 * pair` and the high ones `2 * pair + 1`, as in ggml.
 //!
-//! That is 2,432 bytes for 16 x 256 weights where ggml's blocks take
-//! 2,304 (5.6% more memory). A group's steps are read in order, and the
+//! That is ggml's own 144 bytes a row and super-block: decode streams the
+//! weights, so every byte counts (f32 `d`s and unpacked scales, 5.6% more,
+//! decoded 4% slower). A group's steps are read in order, and the
 //! hardware prefetcher follows them: software prefetches ahead halved the
 //! decode's bandwidth here (14 against 28 GB/s on one core).
 //!
@@ -26,7 +26,7 @@
 //! exact in f32).
 use std::ops::Range;
 
-use crate::kquant::{half, scales_mins, Q8K, QK_K};
+use crate::kquant::{Q8K, QK_K};
 #[cfg(target_arch = "x86_64")]
 use crate::packed::matmul_groups;
 use crate::packed::{pack_groups, Packing};
@@ -34,13 +34,12 @@ use crate::packed::{pack_groups, Packing};
 /// Weight rows per group: the lanes of a 512-bit vector of i32.
 pub const GROUP: usize = 16;
 
-/// Offsets in a step: the rows' `d` and `dmin` (f32), their scales and
-/// mins (`[sub-block][row]` bytes), then the nibbles.
+/// Offsets in a step: the rows' `d` and `dmin` (f16), their packed scales
+/// and mins (`[4 bytes][row]`, three times), then the nibbles.
 const D: usize = 0;
-const DMIN: usize = D + 4 * GROUP;
-const SCALES: usize = DMIN + 4 * GROUP;
-const MINS: usize = SCALES + 8 * GROUP;
-const QS: usize = MINS + 8 * GROUP;
+const DMIN: usize = D + 2 * GROUP;
+const SCALES: usize = DMIN + 2 * GROUP;
+const QS: usize = SCALES + 12 * GROUP;
 /// Bytes of one super-block of a group.
 const STEP: usize = QS + GROUP * QK_K / 2;
 
@@ -66,12 +65,11 @@ pub fn held_bytes(n: usize, k: usize) -> usize {
 /// layout, when this CPU has the kernels for it.
 pub fn pack_q4_k(data: &[u8], n: usize, k: usize) -> Option<Vec<u8>> {
     pack_groups(data, n, k, PACKING, |dst, c, src| {
-        dst[D + 4 * c..D + 4 * c + 4].copy_from_slice(&half(&src[0..2]).to_le_bytes());
-        dst[DMIN + 4 * c..DMIN + 4 * c + 4].copy_from_slice(&half(&src[2..4]).to_le_bytes());
-        let (sc, mn) = scales_mins(&src[4..16]);
-        for s in 0..8 {
-            dst[SCALES + GROUP * s + c] = sc[s];
-            dst[MINS + GROUP * s + c] = mn[s];
+        dst[D + 2 * c..D + 2 * c + 2].copy_from_slice(&src[0..2]);
+        dst[DMIN + 2 * c..DMIN + 2 * c + 2].copy_from_slice(&src[2..4]);
+        for (i, four) in src[4..16].chunks_exact(4).enumerate() {
+            let at = SCALES + 4 * (GROUP * i + c);
+            dst[at..at + 4].copy_from_slice(four);
         }
         // Chunk i (four bytes) of the 32 of ggml's nibbles: pair i / 8.
         for (i, four) in src[16..144].chunks_exact(4).enumerate() {
@@ -110,6 +108,45 @@ pub unsafe fn matmul_packed(
     unreachable!("pack_q4_k packs only for x86 VNNI kernels");
 }
 
+/// The eight scales and eight mins of the sixteen rows (a 32-bit lane
+/// each) from their packed bytes at `p`, as `get_scale_min_k4` unpacks
+/// them (`kquant::unpack_scales`, a row per lane).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn scales_mins(
+    p: *const u8,
+) -> (
+    [std::arch::x86_64::__m512i; 8],
+    [std::arch::x86_64::__m512i; 8],
+) {
+    use std::arch::x86_64::*;
+    let u: [__m512i; 3] =
+        std::array::from_fn(|i| _mm512_loadu_si512(p.add(64 * i) as *const __m512i));
+    let (k1, k2, k3) = (
+        _mm512_set1_epi32(0x3f3f_3f3f),
+        _mm512_set1_epi32(0x0f0f_0f0f),
+        _mm512_set1_epi32(0x0303_0303),
+    );
+    let high = |x: __m512i, y: __m512i| {
+        let top = _mm512_slli_epi32::<4>(_mm512_and_si512(_mm512_srli_epi32::<6>(y), k3));
+        _mm512_or_si512(_mm512_and_si512(x, k2), top)
+    };
+    // Bytes 0..4 of each lane: sub-blocks 0..4; the next vector 4..8.
+    let sc = [_mm512_and_si512(u[0], k1), high(u[2], u[0])];
+    let mn = [
+        _mm512_and_si512(u[1], k1),
+        high(_mm512_srli_epi32::<4>(u[2]), u[1]),
+    ];
+    let byte = |v: &[__m512i; 2], s: usize| {
+        let shifted = _mm512_srl_epi32(v[s / 4], _mm_cvtsi32_si128(8 * (s % 4) as i32));
+        _mm512_and_si512(shifted, _mm512_set1_epi32(0xff))
+    };
+    (
+        std::array::from_fn(|s| byte(&sc, s)),
+        std::array::from_fn(|s| byte(&mn, s)),
+    )
+}
+
 /// Sixteen packed weight rows against `R` activation rows: `[row][col]`
 /// dots. `R > 1`: llama.cpp's gemm (a fused multiply-add per pair of
 /// sub-blocks); `R == 1`: its gemv (one per super-block).
@@ -127,13 +164,13 @@ unsafe fn micro<const R: usize>(grp: &[u8], a: [&[Q8K]; R], nb: usize) -> [[f32;
     for b in 0..nb {
         let p = base.add(b * STEP);
         let ys: [&Q8K; R] = std::array::from_fn(|r| a[r].get_unchecked(b));
-        let d = _mm512_loadu_ps(p.add(D) as *const f32);
-        let dmin = _mm512_loadu_ps(p.add(DMIN) as *const f32);
+        let d = _mm512_cvtph_ps(_mm256_loadu_si256(p.add(D) as *const __m256i));
+        let dmin = _mm512_cvtph_ps(_mm256_loadu_si256(p.add(DMIN) as *const __m256i));
         // d_w * d_a per row and column: one rounding, as the mirror's.
         let dd: [__m512; R] = std::array::from_fn(|r| _mm512_mul_ps(d, _mm512_set1_ps(ys[r].d)));
         let ddm: [__m512; R] =
             std::array::from_fn(|r| _mm512_mul_ps(dmin, _mm512_set1_ps(ys[r].d)));
-        let bytes = |at: usize| _mm512_cvtepu8_epi32(_mm_loadu_si128(p.add(at) as *const __m128i));
+        let (sc, mn) = scales_mins(p.add(SCALES));
         // The gemv's per-super-block integers.
         let mut isum = [zero; R];
         let mut imin = [zero; R];
@@ -166,8 +203,8 @@ unsafe fn micro<const R: usize>(grp: &[u8], a: [&[Q8K]; R], nb: usize) -> [[f32;
             }
             let [lo, hi, ..] = [lo[0], hi[0]];
             let (s0, s1) = (2 * pair, 2 * pair + 1);
-            let (sc0, sc1) = (bytes(SCALES + GROUP * s0), bytes(SCALES + GROUP * s1));
-            let (mn0, mn1) = (bytes(MINS + GROUP * s0), bytes(MINS + GROUP * s1));
+            let (sc0, sc1) = (sc[s0], sc[s1]);
+            let (mn0, mn1) = (mn[s0], mn[s1]);
             for r in 0..R {
                 let q8s = ys[r].q8s;
                 if gemm {

@@ -4,7 +4,7 @@
 //! sixteen rows against four activation bytes (broadcast). Values are
 //! numbered in chunks of four (chunk `i`: values `4i..4i + 4`, sub-block
 //! `i / 4`). A super-block of a group (one step) holds:
-//! - `d` of the sixteen rows, widened to f32;
+//! - `d` of the sixteen rows (f16, as in ggml);
 //! - the sixteen signed scales of each row, in pairs of sub-blocks
 //!   (`[pair][row][2]`), so that sign-extended to 16 bits they are the
 //!   `vpdpwssd` operand of `sum(scale * bsum)`;
@@ -16,8 +16,7 @@
 //!   prefetcher follows one stream: with the low and high bits in separate
 //!   regions, decode streamed at half the speed).
 //!
-//! That is 3,392 bytes for 16 x 256 weights where ggml's blocks take 3,360
-//! (1% more).
+//! That is ggml's own 210 bytes a row and super-block.
 //!
 //! The sums are `kquant`'s, with the same float steps: from 8 activation
 //! rows, llama.cpp's tiled matmul (one exact integer per super-block); under
@@ -25,7 +24,7 @@
 //! each fused into its own f32 lane, summed pairwise at the end).
 use std::ops::Range;
 
-use crate::kquant::{half, Q8K, QK_K, TILED_MIN_ROWS};
+use crate::kquant::{Q8K, QK_K, TILED_MIN_ROWS};
 #[cfg(target_arch = "x86_64")]
 use crate::packed::matmul_groups;
 use crate::packed::{pack_groups, Packing};
@@ -33,10 +32,9 @@ use crate::packed::{pack_groups, Packing};
 /// Weight rows per group: the lanes of a 512-bit vector of i32.
 pub const GROUP: usize = 16;
 
-/// Offsets in a step: the rows' `d` (f32), their scales, the low and the
-/// high bits of their values.
+/// Offsets in a step: the rows' `d` (f16), their scales, their values.
 const D: usize = 0;
-const SCALES: usize = D + 4 * GROUP;
+const SCALES: usize = D + 2 * GROUP;
 const VALUES: usize = SCALES + 16 * GROUP;
 /// Bytes of one run of values (three vectors).
 const RUN: usize = 3 * 64;
@@ -65,7 +63,7 @@ pub fn held_bytes(n: usize, k: usize) -> usize {
 /// layout, when this CPU has the kernels for it.
 pub fn pack_q6_k(data: &[u8], n: usize, k: usize) -> Option<Vec<u8>> {
     pack_groups(data, n, k, PACKING, |dst, c, src| {
-        dst[D + 4 * c..D + 4 * c + 4].copy_from_slice(&half(&src[208..210]).to_le_bytes());
+        dst[D + 2 * c..D + 2 * c + 2].copy_from_slice(&src[208..210]);
         for s in 0..16 {
             dst[SCALES + 2 * GROUP * (s / 2) + 2 * c + s % 2] = src[192 + s];
         }
@@ -152,6 +150,14 @@ unsafe fn values(p: *const u8, h: usize) -> [std::arch::x86_64::__m512i; 4] {
     ]
 }
 
+/// The sixteen rows' `d`, widened (exactly) to f32.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn d_of(p: *const u8) -> std::arch::x86_64::__m512 {
+    use std::arch::x86_64::*;
+    _mm512_cvtph_ps(_mm256_loadu_si256(p.add(D) as *const __m256i))
+}
+
 /// Four activation bytes of chunk `chunk`, in every lane.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
@@ -229,7 +235,7 @@ unsafe fn tiled<const R: usize>(grp: &[u8], a: [&[Q8K]; R], nb: usize) -> [[f32;
                 }
             }
         }
-        let d = _mm512_loadu_ps(p.add(D) as *const f32);
+        let d = d_of(p);
         for u in 0..8 {
             let pairs = scale_pairs(p, u);
             for r in 0..R {
@@ -293,7 +299,7 @@ unsafe fn row(grp: &[u8], a: [&[Q8K]; 1], nb: usize) -> [[f32; GROUP]; 1] {
                 }
             }
         }
-        let dd = _mm512_mul_ps(_mm512_set1_ps(y.d), _mm512_loadu_ps(p.add(D) as *const f32));
+        let dd = _mm512_mul_ps(_mm512_set1_ps(y.d), d_of(p));
         for (l, lane) in lanes.iter().enumerate() {
             let offset = scaled_bsums(zero, pairs[l], y, l);
             let v = _mm512_sub_epi32(*lane, _mm512_slli_epi32::<5>(offset));
