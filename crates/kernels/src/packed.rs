@@ -28,6 +28,16 @@ impl Packing {
     pub fn bytes(&self, n: usize, k: usize) -> usize {
         n.div_ceil(self.rows) * self.blocks(k) * self.step
     }
+
+    /// Bytes an `(n, k)` matrix is held in on this CPU: packed where
+    /// `pack_groups` packs it, else ggml's own blocks.
+    pub fn held_bytes(&self, n: usize, k: usize) -> usize {
+        if k.is_multiple_of(self.block_values) && has_vnni() {
+            self.bytes(n, k)
+        } else {
+            n * self.blocks(k) * self.block_bytes
+        }
+    }
 }
 
 /// `data` (`n` rows of `k / block_values` ggml blocks) re-laid in groups

@@ -54,11 +54,7 @@ const PACKING: Packing = Packing {
 /// Bytes an `(n, k)` Q4_K matrix is held in on this CPU: packed where
 /// `pack_q4_k` packs it, else ggml's own blocks.
 pub fn held_bytes(n: usize, k: usize) -> usize {
-    if k.is_multiple_of(QK_K) && crate::quant::has_vnni() {
-        PACKING.bytes(n, k)
-    } else {
-        n * (k / QK_K) * 144
-    }
+    PACKING.held_bytes(n, k)
 }
 
 /// `data` (`n` rows of `k / 256` ggml Q4_K super-blocks) in the packed
