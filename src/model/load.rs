@@ -361,9 +361,10 @@ pub fn estimate_memory(
 
 /// Bytes held of a weight matrix of `rows` rows and `elems` values stored
 /// as `dtype` (`Linear::from_qtensor`): F16/BF16 as F16; on the CPU, Q8_0
-/// re-laid with f32 scales (36 bytes a block), Q4_K and Q6_K re-laid where
-/// this CPU packs them (`q4k_packed`, `q6k_packed`), formats without a
-/// kernel of ours re-quantized to Q8_0, the others (Q4_0/Q4_1/Q5_0, Q5_K)
+/// re-laid with f32 scales (36 bytes a block), Q5_0, Q4_K and Q6_K re-laid
+/// where this CPU packs them (`q5_0_packed`, `q4k_packed`, `q6k_packed`: a
+/// last group of sixteen rows padded), formats without a kernel of ours
+/// re-quantized to Q8_0, the others (Q4_0/Q4_1, Q5_K)
 /// as stored; a GPU holds the blocks as stored (candle's kernels read them).
 pub(crate) fn held_matrix_bytes(dtype: GgmlDType, rows: u64, elems: u64, gpu: bool) -> u64 {
     let stored = elems / dtype.block_size() as u64 * dtype.type_size() as u64;
@@ -380,6 +381,10 @@ pub(crate) fn held_matrix_bytes(dtype: GgmlDType, rows: u64, elems: u64, gpu: bo
         GgmlDType::Q6K if rows > 0 => {
             let k = (elems / rows) as usize;
             reportlens_kernels::q6k_packed::held_bytes(rows as usize, k) as u64
+        }
+        GgmlDType::Q5_0 if rows > 0 => {
+            let k = (elems / rows) as usize;
+            reportlens_kernels::q5_0_packed::held_bytes(rows as usize, k) as u64
         }
         d if requantized_on_cpu(d) => (elems / 32 * 36).max(stored),
         _ => stored,

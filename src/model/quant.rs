@@ -15,6 +15,7 @@ use candle_core::{Device, Module, Result, Tensor};
 use reportlens_kernels::kquant::{self, quantize_q8k_row, KKind, Q8K, QK_K};
 use reportlens_kernels::q4_1_packed::{matmul_packed as q4_1_packed, pack_q4_1};
 use reportlens_kernels::q4k_packed::{self, matmul_packed as q4_k_packed, pack_q4_k};
+use reportlens_kernels::q5_0_packed::{self, matmul_packed as q5_0_packed, pack_q5_0};
 use reportlens_kernels::q6k_packed::{matmul_packed as q6_k_packed, pack_q6_k};
 use reportlens_kernels::q8_packed::{matmul_packed as q8_0_packed, pack_q8_0};
 use reportlens_kernels::{matmul_columns, quantize_activations_into, Kind, Q8};
@@ -175,6 +176,7 @@ enum Layout {
     Ggml,
     PackedQ8_0,
     PackedQ4_1,
+    PackedQ5_0,
     PackedQ4K,
     PackedQ6K,
 }
@@ -184,6 +186,7 @@ impl GgmlMatrix {
         let packed = match format {
             Format::Block(Kind::Q8_0) => pack_q8_0(&data, n, k).map(|d| (d, Layout::PackedQ8_0)),
             Format::Block(Kind::Q4_1) => pack_q4_1(&data, n, k).map(|d| (d, Layout::PackedQ4_1)),
+            Format::Block(Kind::Q5_0) => pack_q5_0(&data, n, k).map(|d| (d, Layout::PackedQ5_0)),
             Format::Super(KKind::Q4K) => pack_q4_k(&data, n, k).map(|d| (d, Layout::PackedQ4K)),
             Format::Super(KKind::Q6K) => pack_q6_k(&data, n, k).map(|d| (d, Layout::PackedQ6K)),
             _ => None,
@@ -216,6 +219,9 @@ impl GgmlMatrix {
                 (_, Activations::Blocks(a), Layout::PackedQ4_1) => {
                     q4_1_packed(data, n, k, a, m, cols, out)
                 }
+                (_, Activations::Blocks(a), Layout::PackedQ5_0) => {
+                    q5_0_packed(data, n, k, a, m, cols, out)
+                }
                 (_, Activations::Supers(a), Layout::PackedQ4K) => {
                     q4_k_packed(data, n, k, a, m, cols, out)
                 }
@@ -243,6 +249,7 @@ impl GgmlMatrix {
         match self.layout {
             // Both K-quant layouts group sixteen rows.
             Layout::PackedQ4K | Layout::PackedQ6K => UNIT.max(q4k_packed::GROUP),
+            Layout::PackedQ5_0 => UNIT.max(q5_0_packed::GROUP),
             _ => UNIT,
         }
     }
@@ -412,18 +419,18 @@ mod tests {
         ));
     }
 
-    /// Q4_K and Q6_K re-laid for the VNNI kernels (a padded last group of
+    /// Q4_K, Q6_K and Q5_0 re-laid for the VNNI kernels (a padded last group of
     /// 5 of 37 rows; gemm and gemv rows, the tiled and the one-row sums)
     /// give the bits of the kernels over ggml's own blocks.
     #[test]
-    fn packed_k_quants_give_the_ggml_layouts_bits() {
+    fn packed_sixteen_row_layouts_give_the_ggml_layouts_bits() {
         let dev = Device::Cpu;
         let (n, k) = (37, 512);
         let w: Vec<f32> = (0..n * k)
             .map(|i| ((i * 37 % 101) as f32 / 50.0 - 1.0) * 0.3)
             .collect();
         let wt = Tensor::from_vec(w, (n, k), &dev).unwrap();
-        for dtype in [GgmlDType::Q4K, GgmlDType::Q6K] {
+        for dtype in [GgmlDType::Q4K, GgmlDType::Q6K, GgmlDType::Q5_0] {
             let q = QTensor::quantize(&wt, dtype).unwrap();
             let raw = q.data().unwrap().into_owned();
             let Linear::Ggml(packed) = Linear::from_qtensor(q).unwrap() else {

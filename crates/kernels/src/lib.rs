@@ -10,6 +10,7 @@ pub mod kquant;
 mod packed;
 pub mod q4_1_packed;
 pub mod q4k_packed;
+pub mod q5_0_packed;
 pub mod q6k_packed;
 pub mod q8_packed;
 pub mod quant;

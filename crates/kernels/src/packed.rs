@@ -1,5 +1,5 @@
 //! What the weight formats re-laid for the VNNI kernels share
-//! (`q8_packed`, `q4_1_packed`, `q4k_packed`): groups of weight rows (one
+//! (`q8_packed`, `q4_1_packed`, `q5_0_packed`, `q4k_packed`, `q6k_packed`): groups of weight rows (one
 //! per vector lane group of a kernel), each group a run of fixed-size
 //! steps (one per ggml block), and the loop that runs a format's
 //! micro-kernels over groups and tiles of activation rows.
