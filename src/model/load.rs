@@ -338,7 +338,8 @@ pub fn estimate_memory(
             _ if !matrix && name == "token_embd.weight" => 0,
             d if matrix => {
                 if !gpu && requantized_on_cpu(d) {
-                    loading = loading.max(elems * 4 + elems / 32 * 36);
+                    // The dense copy and ggml's Q8_0 blocks, packed from.
+                    loading = loading.max(elems * 4 + elems / 32 * 34);
                 }
                 held_matrix_bytes(d, info.shape.dims()[0] as u64, elems, gpu)
             }
@@ -360,20 +361,18 @@ pub fn estimate_memory(
 }
 
 /// Bytes held of a weight matrix of `rows` rows and `elems` values stored
-/// as `dtype` (`Linear::from_qtensor`): F16/BF16 as F16; on the CPU, Q8_0
-/// re-laid with f32 scales (36 bytes a block), Q5_0, Q4_K and Q6_K re-laid
-/// where this CPU packs them (`q5_0_packed`, `q4k_packed`, `q6k_packed`: a
-/// last group of sixteen rows padded), formats without a kernel of ours
-/// re-quantized to Q8_0, the others (Q4_0/Q4_1, Q5_K)
-/// as stored; a GPU holds the blocks as stored (candle's kernels read them).
+/// as `dtype` (`Linear::from_qtensor`): F16/BF16 as F16; on the CPU, Q8_0,
+/// Q5_0, Q4_K and Q6_K re-laid where this CPU packs them (`q8_packed`,
+/// `q5_0_packed`, `q4k_packed`, `q6k_packed`: ggml's bytes, a last group of
+/// sixteen rows padded), formats without a kernel of ours re-quantized to
+/// Q8_0, the others (Q4_0/Q4_1, Q5_K) as stored; a GPU holds the blocks as
+/// stored (candle's kernels read them).
 pub(crate) fn held_matrix_bytes(dtype: GgmlDType, rows: u64, elems: u64, gpu: bool) -> u64 {
     let stored = elems / dtype.block_size() as u64 * dtype.type_size() as u64;
     match dtype {
         GgmlDType::F16 | GgmlDType::BF16 => elems * 2,
         _ if gpu => stored,
-        GgmlDType::Q8_0 => elems / 32 * 36,
-        // Re-laid with f32 scales and unpacked 6-bit ones where the CPU has
-        // the kernels (5.6% more).
+        GgmlDType::Q8_0 if rows > 0 => q8_0_held(rows, elems),
         GgmlDType::Q4K if rows > 0 => {
             let k = (elems / rows) as usize;
             reportlens_kernels::q4k_packed::held_bytes(rows as usize, k) as u64
@@ -386,9 +385,15 @@ pub(crate) fn held_matrix_bytes(dtype: GgmlDType, rows: u64, elems: u64, gpu: bo
             let k = (elems / rows) as usize;
             reportlens_kernels::q5_0_packed::held_bytes(rows as usize, k) as u64
         }
-        d if requantized_on_cpu(d) => (elems / 32 * 36).max(stored),
+        d if requantized_on_cpu(d) && rows > 0 => q8_0_held(rows, elems).max(stored),
         _ => stored,
     }
+}
+
+/// Bytes of `elems` values in `rows` rows held as Q8_0 on the CPU.
+fn q8_0_held(rows: u64, elems: u64) -> u64 {
+    let k = (elems / rows) as usize;
+    reportlens_kernels::q8_packed::held_bytes(rows as usize, k) as u64
 }
 
 /// The estimate for `weights` bytes of loaded weights; `loading` is what

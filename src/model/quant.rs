@@ -53,6 +53,7 @@ impl Linear {
                 let dense = t.dequantize(&Device::Cpu)?;
                 drop(t);
                 let q8 = QTensor::quantize(&dense, GgmlDType::Q8_0)?;
+                drop(dense);
                 Ok(Linear::Ggml(GgmlMatrix::new(
                     Format::Block(Kind::Q8_0),
                     n,
@@ -249,7 +250,7 @@ impl GgmlMatrix {
         match self.layout {
             // Both K-quant layouts group sixteen rows.
             Layout::PackedQ4K | Layout::PackedQ6K => UNIT.max(q4k_packed::GROUP),
-            Layout::PackedQ5_0 => UNIT.max(q5_0_packed::GROUP),
+            Layout::PackedQ5_0 | Layout::PackedQ8_0 => UNIT.max(q5_0_packed::GROUP),
             _ => UNIT,
         }
     }

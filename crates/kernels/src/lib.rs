@@ -14,6 +14,7 @@ pub mod q5_0_packed;
 pub mod q6k_packed;
 pub mod q8_packed;
 pub mod quant;
+mod rows16;
 
 pub use quant::{
     has_avx2, matmul_columns, quantize_activations, quantize_activations_into, Kind, Q8,

@@ -1,52 +1,57 @@
-//! Q8_0 weights laid out again at load for the AVX-512 VNNI kernels, the
-//! format most files run in on the CPU (K-quants and Q5 are re-quantized to
-//! it). Per group of four weight rows and per block: the four scales as f32,
-//! then each row's 32 weights plus 128 as unsigned bytes. So a block costs
-//! one broadcast load for its scale instead of an f16 conversion, `dpbusd`
-//! takes the weights as its unsigned side with no per-block correction
-//! (`sum((w + 128) a) - 128 sum(a)`, the second term once per activation
-//! block), and decode streams one run of memory per four rows. The integer
-//! dots are the same, so the bits are `dot_generic`'s on the ggml layout.
+//! Q8_0 weights laid out again at load for AVX-512 VNNI, sixteen rows a
+//! group (`rows16`, whose kernel this is): the format most files run in on
+//! the CPU (formats without a kernel of ours are re-quantized to it).
+//!
+//! A block of a group (one step, ggml's own 34 bytes a row) holds `d` of
+//! the sixteen rows (f16), then per ggml lane (four values) the sixteen
+//! rows' four bytes in a row (64 bytes), each `q + 128` as an unsigned
+//! byte, so `vpdpbusd` takes the weights as its unsigned side as they are;
+//! each lane's integer starts at `-128 * sum(a)` of its four activations.
 use std::ops::Range;
-
-use half::f16;
 
 #[cfg(target_arch = "x86_64")]
 use crate::packed::matmul_groups;
 use crate::packed::{pack_groups, Packing};
 use crate::quant::Q8;
+#[cfg(target_arch = "x86_64")]
+use crate::rows16::micro;
+pub use crate::rows16::GROUP;
+use crate::rows16::{step, D, Q8_0, WEIGHTS};
 
-/// Bytes of one block of a four-row group.
-const STEP: usize = 16 + 4 * 32;
-
-/// Four rows a group, ggml's 34-byte blocks of 32 values.
+/// Sixteen rows a group, ggml's 34-byte blocks of 32 values.
 const PACKING: Packing = Packing {
-    rows: 4,
+    rows: GROUP,
     block_values: 32,
     block_bytes: 34,
-    step: STEP,
+    step: step(Q8_0),
 };
 
-/// `data` (`n` rows of `k / 32` ggml Q8_0 blocks) in the packed layout, when
-/// this CPU has the kernels for it and `n` is a multiple of four.
+/// Bytes an `(n, k)` Q8_0 matrix is held in on this CPU: packed where
+/// `pack_q8_0` packs it, else ggml's own blocks.
+pub fn held_bytes(n: usize, k: usize) -> usize {
+    PACKING.held_bytes(n, k)
+}
+
+/// `data` (`n` rows of `k / 32` ggml Q8_0 blocks) in the packed layout,
+/// when this CPU has the kernels for it.
 pub fn pack_q8_0(data: &[u8], n: usize, k: usize) -> Option<Vec<u8>> {
     pack_groups(data, n, k, PACKING, |dst, c, src| {
-        let d = f16::from_le_bytes([src[0], src[1]]).to_f32();
-        dst[4 * c..4 * c + 4].copy_from_slice(&d.to_le_bytes());
-        for (o, &q) in dst[16 + 32 * c..16 + 32 * (c + 1)]
-            .iter_mut()
-            .zip(&src[2..])
-        {
-            *o = q ^ 0x80; // i8 q + 128 as u8
+        dst[D + 2 * c..D + 2 * c + 2].copy_from_slice(&src[0..2]);
+        for (lane, four) in src[2..34].chunks_exact(4).enumerate() {
+            let at = WEIGHTS + 64 * lane + 4 * c;
+            for (o, &q) in dst[at..at + 4].iter_mut().zip(four) {
+                *o = q ^ 0x80; // i8 q + 128 as u8
+            }
         }
     })
 }
 
-/// `matmul_columns` for packed Q8_0 (`n` weight rows, `k` columns).
+/// `matmul_columns` for packed Q8_0 (`n` weight rows, `k` columns), two
+/// activation rows at a time (eight lanes of sums each: sixteen registers).
 ///
 /// # Safety
 /// `data` must come from `pack_q8_0` for these `n` and `k`; `cols` must
-/// start and end on a group of four (or end at `n`), since groups are
+/// start and end on a group of sixteen (or end at `n`), since groups are
 /// computed whole; otherwise as `matmul_columns`.
 #[allow(clippy::too_many_arguments)]
 pub unsafe fn matmul_packed(
@@ -61,55 +66,75 @@ pub unsafe fn matmul_packed(
     #[cfg(target_arch = "x86_64")]
     // SAFETY: the caller's contract; the loop checks for VNNI.
     unsafe {
-        matmul_groups::<Q8, 4, 4>(
-            PACKING, micro::<4>, micro::<1>, data, n, k, acts, m, cols, out,
+        matmul_groups::<Q8, GROUP, 2>(
+            PACKING,
+            micro::<Q8_0, 2>,
+            micro::<Q8_0, 1>,
+            data,
+            n,
+            k,
+            acts,
+            m,
+            cols,
+            out,
         )
     };
     #[cfg(not(target_arch = "x86_64"))]
     unreachable!("pack_q8_0 packs only for x86 VNNI kernels");
 }
 
-/// Group blocks to prefetch ahead when decoding (about 4.6 KB).
-#[cfg(target_arch = "x86_64")]
-const PREFETCH_STEPS: usize = 32;
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quant::testing::{activation_rows, assert_dots, weights};
+    use crate::quant::{quantize_activations, Kind};
 
-/// Four packed weight rows against `R` activation rows: `[row][col]` dots.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-#[allow(clippy::needless_range_loop)] // block b of every row: indices read clearer
-unsafe fn micro<const R: usize>(grp: &[u8], a: [&[Q8]; R], nb: usize) -> [[f32; 4]; R] {
-    use std::arch::x86_64::*;
-    let zero = _mm256_setzero_si256();
-    let mut acc = [[_mm256_setzero_ps(); R]; 4];
-    let mut qy = [zero; R];
-    let mut init = [zero; R];
-    let mut yd = [_mm256_setzero_ps(); R];
-    let base = grp.as_ptr();
-    for b in 0..nb {
-        for r in 0..R {
-            let y = a[r].get_unchecked(b);
-            qy[r] = _mm256_loadu_si256(y.qs.as_ptr() as *const __m256i);
-            // -128 * (sum of each lane's four activations).
-            let s = _mm256_dpbusd_epi32(zero, _mm256_set1_epi8(-128), qy[r]);
-            init[r] = _mm256_sub_epi32(zero, s);
-            yd[r] = _mm256_set1_ps(y.d);
-        }
-        let p = base.add(b * STEP);
-        if R == 1 {
-            let ahead = p.wrapping_add(PREFETCH_STEPS * STEP);
-            for line in [0, 64, 128] {
-                _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(line) as *const i8);
-            }
-        }
-        for c in 0..4 {
-            let d = _mm256_broadcast_ss(&*(p.add(4 * c) as *const f32));
-            let wq = _mm256_loadu_si256(p.add(16 + 32 * c) as *const __m256i);
-            for r in 0..R {
-                let lanes = _mm256_dpbusd_epi32(init[r], wq, qy[r]);
-                let dd = crate::quant::mul_ps(d, yd[r]);
-                acc[c][r] = _mm256_fmadd_ps(dd, _mm256_cvtepi32_ps(lanes), acc[c][r]);
+    #[test]
+    fn packed_q8_0_gives_the_mirrors_bits() {
+        // Two groups of sixteen and a padded one of five.
+        let (n, k) = (37, 576);
+        let w = weights(Kind::Q8_0, n * k / 32, 3);
+        let Some(packed) = pack_q8_0(&w, n, k) else {
+            eprintln!("no AVX-512 VNNI on this CPU: packed Q8_0 is not tested here");
+            return;
+        };
+        assert_eq!(packed.len(), held_bytes(n, k));
+        assert_eq!(held_bytes(n, k), held_bytes(48, k), "a padded group");
+        assert_eq!(held_bytes(48, k), 48 * k / 32 * 34, "ggml's own size");
+        // Decode (1), an odd row out (3, 133), pairs only (8), both (70).
+        for m in [1, 3, 8, 70, 133] {
+            let a = quantize_activations(&activation_rows(m, k), Kind::Q8_0);
+            for cols in [0..n, 16..32, 32..48, 0..16] {
+                let mut out = vec![f32::NAN; m * n];
+                // SAFETY: packed for (n, k); cols on groups; m * n outputs.
+                unsafe { matmul_packed(&packed, n, k, &a, m, cols.clone(), out.as_mut_ptr()) };
+                let label = format!("packed, m {m}");
+                assert_dots(Kind::Q8_0, &w, n, k, &a, m, &cols, &out, &label);
             }
         }
     }
-    crate::quant::lane_sums(&acc, &[[0.0; R]; 4])
+
+    #[test]
+    fn the_largest_sums_stay_exact() {
+        // Every weight 127 or -127, activations at -127 or 127: the
+        // largest integers of either sign.
+        let (n, k) = (16, 256);
+        for (q, x) in [(127i8, -1.0f32), (-127, -1.0), (127, 1.0)] {
+            let mut blk = [q as u8; 34];
+            blk[0..2].copy_from_slice(&half::f16::from_f32(0.5).to_le_bytes());
+            let w: Vec<u8> = blk.iter().copied().cycle().take(n * k / 32 * 34).collect();
+            let Some(packed) = pack_q8_0(&w, n, k) else {
+                eprintln!("no AVX-512 VNNI on this CPU: packed Q8_0 is not tested here");
+                return;
+            };
+            for m in [1, 2] {
+                let a = quantize_activations(&vec![x; m * k], Kind::Q8_0);
+                assert_eq!(a[0].qs[0].unsigned_abs(), 127);
+                let mut out = vec![f32::NAN; m * n];
+                // SAFETY: packed for (n, k); all columns; m * n outputs.
+                unsafe { matmul_packed(&packed, n, k, &a, m, 0..n, out.as_mut_ptr()) };
+                assert_dots(Kind::Q8_0, &w, n, k, &a, m, &(0..n), &out, "extremes");
+            }
+        }
+    }
 }
