@@ -7,13 +7,17 @@
 //! the query is rounded to f16 like the keys, scores sum in ggml's lane
 //! order, and the value accumulator is kept in f16; chunks of 64+ rows take
 //! its tiled kernel (`flash_attn_ext_tiled`) instead, and one query over
-//! 512+ padded cells its split-KV decode, as llama.cpp does. With an f32
-//! cache everything is f32.
+//! 512+ padded cells its split-KV decode, as llama.cpp does. A q8_0 cache
+//! takes llama.cpp's one-row kernel for every row (the only one it has for
+//! a quantized cache), a prefill's rows eight at a time over each key. With
+//! an f32 cache everything is f32.
+use std::ops::Range;
+
 use candle_core::{DType, Device, Result, Storage, Tensor};
 use half::f16;
 use reportlens_kernels::attention::{
-    merge_split_kv, q8_0_head_bytes, row_f16, row_f32, row_q8_0, split_kv_part, split_kv_parts,
-    splits_kv, tile_f16, Partial, RowFn, Shape, TILE,
+    merge_split_kv, q8_0_head_bytes, row_f16, row_f32, row_q8_0, rows_q8_0, split_kv_part,
+    split_kv_parts, splits_kv, tile_f16, Partial, RowFn, Shape, Q8_0_ROWS, TILE,
 };
 
 /// Attention of `q` `(L, H, D)` (f32, positions `offset..offset+L`) over the
@@ -63,7 +67,7 @@ pub fn causal_attention_cpu(q: &Tensor, k: &Tensor, v: &Tensor, offset: usize) -
             let kd = cpu_slice::<f16>(&kg, kl.start_offset())?;
             let vd = cpu_slice::<f16>(&vg, vl.start_offset())?;
             if l >= TILE {
-                run_tiles(&shape, q_data, kd, vd, &mut out);
+                run_tiles(&shape, q_data, kd, vd, &mut out, TILE, tile_f16);
             } else if splits_kv(&shape) {
                 run_split_kv(&shape, q_data, kd, vd, &mut out);
             } else {
@@ -75,7 +79,11 @@ pub fn causal_attention_cpu(q: &Tensor, k: &Tensor, v: &Tensor, offset: usize) -
             let (vg, vl) = v.storage_and_layout();
             let kd = cpu_slice::<u8>(&kg, kl.start_offset())?;
             let vd = cpu_slice::<u8>(&vg, vl.start_offset())?;
-            run(&shape, q_data, kd, vd, &mut out, row_q8_0);
+            if l > 1 {
+                run_tiles(&shape, q_data, kd, vd, &mut out, Q8_0_ROWS, rows_q8_0);
+            } else {
+                run(&shape, q_data, kd, vd, &mut out, row_q8_0);
+            }
         }
         dt => candle_core::bail!("KV cache type {dt:?} is not supported on the CPU"),
     }
@@ -134,10 +142,23 @@ fn run_split_kv(sh: &Shape, q: &[f32], k: &[f16], v: &[f16], out: &mut [f32]) {
     merge_split_kv(sh, &parts, out);
 }
 
-/// Splits (64-row tile, head) pairs of an f16-cache chunk over the pool, as
-/// llama.cpp does for batches of 64+ rows.
-fn run_tiles(sh: &Shape, q: &[f32], k: &[f16], v: &[f16], out: &mut [f32]) {
-    let tiles = sh.l.div_ceil(TILE);
+/// A tile kernel: `(shape, q, keys, values, query rows, head)` to the
+/// rows' outputs, `rows.len() * d`.
+type TileFn<T> = fn(&Shape, &[f32], &[T], &[T], Range<usize>, usize) -> Vec<f32>;
+
+/// Splits (tile of `rows` query rows, head) pairs of a chunk over the pool:
+/// an f16 cache's 64-row tiles as llama.cpp runs batches of 64+ rows, a
+/// q8_0 cache's rows that read the keys once for all of them.
+fn run_tiles<T: Sync>(
+    sh: &Shape,
+    q: &[f32],
+    k: &[T],
+    v: &[T],
+    out: &mut [f32],
+    rows: usize,
+    tile: TileFn<T>,
+) {
+    let tiles = sh.l.div_ceil(rows);
     let out_ptr = out.as_mut_ptr() as usize;
     let (d, nh) = (sh.d, sh.nh);
     candle_core::utils::barrier_pool().execute_chunked(tiles * nh, |range| {
@@ -145,9 +166,9 @@ fn run_tiles(sh: &Shape, q: &[f32], k: &[f16], v: &[f16], out: &mut [f32]) {
             // Last tiles first: they see the most keys, and threads take
             // units in turn, so the cheap ones even out the end.
             let (t, h) = (tiles - 1 - u / nh, u % nh);
-            let rows = t * TILE..((t + 1) * TILE).min(sh.l);
-            let res = tile_f16(sh, q, k, v, rows.clone(), h);
-            for (i, r) in rows.zip(res.chunks_exact(d)) {
+            let span = t * rows..((t + 1) * rows).min(sh.l);
+            let res = tile(sh, q, k, v, span.clone(), h);
+            for (i, r) in span.zip(res.chunks_exact(d)) {
                 // SAFETY: (row i, head h) is this unit's alone; `out` holds
                 // l * nh * d values and outlives the pool call.
                 let dst = unsafe {

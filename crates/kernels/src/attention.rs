@@ -214,6 +214,111 @@ fn row_q8_0_body(
     }
 }
 
+/// Query rows `rows_q8_0` walks the keys with at once.
+pub const Q8_0_ROWS: usize = 8;
+
+/// `row_q8_0` for the query rows `rows` (at most `Q8_0_ROWS`) of head `h`,
+/// reading each key and value once for all of them: a value row is
+/// dequantized once and scores come four rows at a time (`quant::dots`).
+/// Every row's sums are `row_q8_0`'s, in its order, so the bits are too.
+/// `q` is the whole chunk `(l, nh, d)`; returns the rows' outputs,
+/// `rows.len() * d`.
+pub fn rows_q8_0(
+    sh: &Shape,
+    q: &[f32],
+    k: &[u8],
+    v: &[u8],
+    rows: Range<usize>,
+    h: usize,
+) -> Vec<f32> {
+    assert!(rows.len() <= Q8_0_ROWS, "at most Q8_0_ROWS rows");
+    #[cfg(target_arch = "x86_64")]
+    if fast() {
+        // SAFETY: the CPU has AVX2, FMA and F16C (checked once).
+        return unsafe { rows_q8_0_avx2(sh, q, k, v, rows, h) };
+    }
+    rows_q8_0_body(sh, q, k, v, rows, h)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn rows_q8_0_avx2(
+    sh: &Shape,
+    q: &[f32],
+    k: &[u8],
+    v: &[u8],
+    rows: Range<usize>,
+    h: usize,
+) -> Vec<f32> {
+    rows_q8_0_body(sh, q, k, v, rows, h)
+}
+
+#[inline(always)]
+fn rows_q8_0_body(
+    sh: &Shape,
+    q: &[f32],
+    k: &[u8],
+    v: &[u8],
+    rows: Range<usize>,
+    h: usize,
+) -> Vec<f32> {
+    use crate::quant::{dots, quantize_activations, Kind, Q8};
+    const FOUR: usize = 4;
+    let (d, nq) = (sh.d, rows.len());
+    let (hb, nb) = (q8_0_head_bytes(d), d / 32);
+    let stride = sh.nkv * hb;
+    let base_h = h / (sh.nh / sh.nkv) * hb;
+    // The rows' queries as q8_0, padded to whole fours with the last row
+    // (its extra scores are not used).
+    let mut qq: Vec<Q8> = Vec::with_capacity(nq.next_multiple_of(FOUR) * nb);
+    for i in rows.clone() {
+        qq.extend(quantize_activations(
+            &q[(i * sh.nh + h) * d..(i * sh.nh + h + 1) * d],
+            Kind::Q8_0,
+        ));
+    }
+    while qq.len() < nq.next_multiple_of(FOUR) * nb {
+        qq.extend_from_within((nq - 1) * nb..nq * nb);
+    }
+    let mut acc = vec![0f32; nq * d];
+    let (mut m, mut s) = ([f32::NEG_INFINITY; Q8_0_ROWS], [0f32; Q8_0_ROWS]);
+    let mut scores = [0f32; Q8_0_ROWS];
+    let mut vrow = vec![0f32; d];
+    for pos in 0..sh.offset + rows.end {
+        // Rows from `first` on see this key (a row sees keys up to its own).
+        let first = (pos.saturating_sub(sh.offset)).saturating_sub(rows.start);
+        let base = pos * stride + base_h;
+        let key = &k[base..base + hb];
+        for f in (first - first % FOUR..nq).step_by(FOUR) {
+            let a: [&[Q8]; FOUR] = std::array::from_fn(|r| &qq[(f + r) * nb..(f + r + 1) * nb]);
+            let four = dots(Kind::Q8_0, key, a);
+            scores[f..(f + FOUR).min(nq)].copy_from_slice(&four[..(nq - f).min(FOUR)]);
+        }
+        dequantize_q8_0(&v[base..base + hb], &mut vrow);
+        for r in first..nq {
+            let out = &mut acc[r * d..(r + 1) * d];
+            let score = scores[r] * sh.scale;
+            let (mut ms, mut vs) = (1f32, 1f32);
+            if score > m[r] {
+                ms = (m[r] - score).exp();
+                m[r] = score;
+                out.iter_mut().for_each(|a| *a *= ms);
+            } else {
+                vs = (score - m[r]).exp();
+            }
+            for (a, &x) in out.iter_mut().zip(&vrow) {
+                *a = x.mul_add(vs, *a);
+            }
+            s[r] = s[r].mul_add(ms, vs);
+        }
+    }
+    for (r, out) in acc.chunks_exact_mut(d).enumerate() {
+        let inv = if s[r] == 0.0 { 0.0 } else { 1.0 / s[r] };
+        out.iter_mut().for_each(|a| *a *= inv);
+    }
+    acc
+}
+
 /// Each row of `n` values (a power of two) of `x` through ggml's fast
 /// Walsh-Hadamard transform (`ggml_compute_forward_fwht`): scaled by
 /// `1 / sqrt(n)` first, then butterflies `(u + v, u - v)` at strides 1, 2,
@@ -963,6 +1068,45 @@ mod tests {
                     let simd = tile_f16(&sh, &q, &k, &v, rows.clone(), h);
                     assert!(plain.iter().all(|x| x.is_finite()));
                     assert!(same_bits(&plain, &simd), "d {d} head {h} rows {rows:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn q8_0_rows_together_give_each_rows_bits() {
+        // Grouped heads; a cached prefix or none; tiles of one to eight
+        // rows, whole fours and not; every row against the one-row kernel.
+        for (offset, d) in [(37usize, 64usize), (0, 128)] {
+            let (nh, nkv, l) = (4, 2, 13);
+            let (k16, v16, q) = cache(offset + l, nkv, l * nh, d);
+            let blocks = |x: &[f16]| {
+                let mut out = Vec::new();
+                let f: Vec<f32> = x.iter().map(|v| v.to_f32()).collect();
+                quantize_q8_0_blocks(&f, &mut out);
+                out
+            };
+            let (k, v) = (blocks(&k16), blocks(&v16));
+            let sh = Shape {
+                l,
+                nh,
+                nkv,
+                d,
+                offset,
+                scale: 1.0 / (d as f32).sqrt(),
+                threads: 1,
+            };
+            for h in 0..nh {
+                for rows in [0..8, 8..13, 3..4, 5..11] {
+                    let together = rows_q8_0(&sh, &q, &k, &v, rows.clone(), h);
+                    for (r, i) in rows.clone().enumerate() {
+                        let mut one = vec![0f32; d];
+                        let qi = &q[(i * nh + h) * d..(i * nh + h + 1) * d];
+                        row_q8_0(&sh, qi, &k, &v, i, h..h + 1, &mut one);
+                        assert!(one.iter().all(|x| x.is_finite()));
+                        let got = &together[r * d..(r + 1) * d];
+                        assert!(same_bits(&one, got), "offset {offset} head {h} row {i}");
+                    }
                 }
             }
         }

@@ -152,6 +152,19 @@ pub fn dot(kind: Kind, w: &[u8], a: &[Q8]) -> f32 {
     dot_generic(kind, w, a)
 }
 
+/// One weight row `w` against `R` activation rows: each `dot(kind, w, a[r])`,
+/// bit for bit, with the weight blocks unpacked once for all `R`.
+pub fn dots<const R: usize>(kind: Kind, w: &[u8], a: [&[Q8]; R]) -> [f32; R] {
+    let nb = a[0].len();
+    debug_assert!(a.iter().all(|r| r.len() == nb));
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2() {
+        // SAFETY: AVX2/FMA/F16C checked; R rows of nb blocks each.
+        return unsafe { micro_any::<R, 1>(kind, [w], a, nb) }.map(|[v]| v);
+    }
+    a.map(|a| dot_generic(kind, w, a))
+}
+
 /// Which loop runs the dots: all give the same bits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Path {
@@ -871,14 +884,17 @@ mod tests {
     #[test]
     fn one_dot_gives_the_plain_bits() {
         let k = 128;
-        let x = activation_rows(1, k);
+        let x = activation_rows(4, k);
         for kind in [Kind::Q4_0, Kind::Q4_1, Kind::Q5_0, Kind::Q8_0] {
             let w = weights(kind, k / 32, 4);
             let a = quantize_activations(&x, kind);
-            assert_eq!(
-                dot(kind, &w, &a).to_bits(),
-                dot_generic(kind, &w, &a).to_bits()
-            );
+            let rows: [&[Q8]; 4] = std::array::from_fn(|r| &a[r * 4..(r + 1) * 4]);
+            let each = dots(kind, &w, rows);
+            for (r, row) in rows.into_iter().enumerate() {
+                let want = dot_generic(kind, &w, row).to_bits();
+                assert_eq!(dot(kind, &w, row).to_bits(), want, "{kind:?}");
+                assert_eq!(each[r].to_bits(), want, "{kind:?}, dots row {r}");
+            }
         }
     }
 
