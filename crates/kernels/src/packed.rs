@@ -40,17 +40,22 @@ impl Packing {
     }
 }
 
+/// Matrices under this many bytes are packed on the calling thread alone
+/// (starting threads would cost more than it saves).
+const PACK_ALONE_BYTES: usize = 1 << 20;
+
 /// `data` (`n` rows of `k / block_values` ggml blocks) re-laid in groups
 /// of `packing.rows` rows: `place(step, c, block)` writes row `c`'s block
 /// into its group's step. A last group of fewer rows is padded with
 /// all-zero blocks (never written out). `None` where this CPU lacks the
-/// kernels or the sizes do not match.
+/// kernels or the sizes do not match. Large matrices are packed on all
+/// cores (loading waits on it: a model's every matrix passes here).
 pub(crate) fn pack_groups(
     data: &[u8],
     n: usize,
     k: usize,
     packing: Packing,
-    place: impl Fn(&mut [u8], usize, &[u8]),
+    place: impl Fn(&mut [u8], usize, &[u8]) + Sync,
 ) -> Option<Vec<u8>> {
     let Packing {
         rows,
@@ -65,19 +70,41 @@ pub(crate) fn pack_groups(
     }
     let zero = vec![0u8; block_bytes];
     let mut out = vec![0u8; packing.bytes(n, k)];
-    for (g, group) in out.chunks_exact_mut(nb * step).enumerate() {
-        for (b, dst) in group.chunks_exact_mut(step).enumerate() {
-            for c in 0..rows {
-                let row = rows * g + c;
-                let at = (row * nb + b) * block_bytes;
-                let src = if row < n {
-                    &data[at..at + block_bytes]
-                } else {
-                    &zero[..]
-                };
-                place(dst, c, src);
+    // Groups `first..` into `groups` (whole groups of the output).
+    let fill = |groups: &mut [u8], first: usize| {
+        for (gi, group) in groups.chunks_exact_mut(nb * step).enumerate() {
+            let g = first + gi;
+            for (b, dst) in group.chunks_exact_mut(step).enumerate() {
+                for c in 0..rows {
+                    let row = rows * g + c;
+                    let at = (row * nb + b) * block_bytes;
+                    let src = if row < n {
+                        &data[at..at + block_bytes]
+                    } else {
+                        &zero[..]
+                    };
+                    place(dst, c, src);
+                }
             }
         }
+    };
+    let groups = n.div_ceil(rows);
+    let threads = match out.len() {
+        0..PACK_ALONE_BYTES => 1,
+        _ => std::thread::available_parallelism().map_or(1, |t| t.get()),
+    }
+    .min(groups)
+    .max(1);
+    let per = groups.div_ceil(threads);
+    if threads == 1 {
+        fill(&mut out, 0);
+    } else {
+        std::thread::scope(|s| {
+            for (t, part) in out.chunks_mut(per * nb * step).enumerate() {
+                let fill = &fill;
+                s.spawn(move || fill(part, t * per));
+            }
+        });
     }
     Some(out)
 }
@@ -149,12 +176,27 @@ pub(crate) unsafe fn matmul_groups<A, const G: usize, const RP: usize>(
 
 #[cfg(test)]
 mod tests {
-    use crate::quant::testing::{activation_rows, assert_dots, weights};
+    use crate::quant::testing::{activation_rows, assert_dots, weights, Matmul, Pack};
     use crate::quant::{quantize_activations, Kind};
 
-    type Pack = fn(&[u8], usize, usize) -> Option<Vec<u8>>;
-    type Matmul =
-        unsafe fn(&[u8], usize, usize, &[crate::Q8], usize, std::ops::Range<usize>, *mut f32);
+    #[test]
+    fn large_matrices_packed_on_all_cores_give_the_ggml_layouts_bits() {
+        // 1.4 MB of Q8_0 (past PACK_ALONE_BYTES): split between the cores,
+        // the 81 groups of sixteen rows uneven among them, the last padded.
+        let (n, k) = (1290, 1024);
+        assert!(n * k / 32 * 34 > super::PACK_ALONE_BYTES);
+        let w = weights(Kind::Q8_0, n * k / 32, 21);
+        let Some(packed) = crate::q8_packed::pack_q8_0(&w, n, k) else {
+            eprintln!("no AVX-512 VNNI on this CPU: packing is not tested here");
+            return;
+        };
+        let m = 2;
+        let a = quantize_activations(&activation_rows(m, k), Kind::Q8_0);
+        let mut out = vec![f32::NAN; m * n];
+        // SAFETY: packed for (n, k); all columns; m * n outputs.
+        unsafe { crate::q8_packed::matmul_packed(&packed, n, k, &a, m, 0..n, out.as_mut_ptr()) };
+        assert_dots(Kind::Q8_0, &w, n, k, &a, m, &(0..n), &out, "large");
+    }
 
     #[test]
     fn packed_tiles_give_the_ggml_layouts_bits() {

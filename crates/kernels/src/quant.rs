@@ -743,6 +743,40 @@ pub(crate) mod testing {
             .collect()
     }
 
+    /// A packed layout's pack and matmul.
+    pub type Pack = fn(&[u8], usize, usize) -> Option<Vec<u8>>;
+    pub type Matmul = unsafe fn(&[u8], usize, usize, &[Q8], usize, Range<usize>, *mut f32);
+
+    /// `w` (`n x k` of `kind`) packed by `pack` and run by `matmul` gives
+    /// `dot_generic`'s bits for `m` activation rows of `x` (`m * k` values)
+    /// over each of `cols`; false where this CPU does not pack it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn packed_gives_the_mirrors_bits(
+        kind: Kind,
+        pack: Pack,
+        matmul: Matmul,
+        w: &[u8],
+        n: usize,
+        k: usize,
+        x: &[f32],
+        m: usize,
+        cols: &[Range<usize>],
+    ) -> bool {
+        let Some(packed) = pack(w, n, k) else {
+            eprintln!("no AVX-512 VNNI on this CPU: packed {kind:?} is not tested here");
+            return false;
+        };
+        let a = quantize_activations(x, kind);
+        for cols in cols {
+            let mut out = vec![f32::NAN; m * n];
+            // SAFETY: packed for (n, k); the caller's cols are on groups;
+            // m * n outputs.
+            unsafe { matmul(&packed, n, k, &a, m, cols.clone(), out.as_mut_ptr()) };
+            assert_dots(kind, w, n, k, &a, m, cols, &out, &format!("packed, m {m}"));
+        }
+        true
+    }
+
     /// `out` (`m x n`, NaN where unwritten) holds `dot_generic`'s bits for
     /// every column in `cols` and nothing elsewhere.
     #[allow(clippy::too_many_arguments)]
