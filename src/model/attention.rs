@@ -9,7 +9,7 @@
 //! its tiled kernel (`flash_attn_ext_tiled`) instead, and one query over
 //! 512+ padded cells its split-KV decode, as llama.cpp does. A q8_0 cache
 //! takes llama.cpp's one-row kernel for every row (the only one it has for
-//! a quantized cache), a prefill's rows eight at a time over each key. With
+//! a quantized cache), a prefill's rows sixteen at a time over each key. With
 //! an f32 cache everything is f32.
 use std::ops::Range;
 

@@ -7,6 +7,7 @@
 pub mod activation;
 pub mod attention;
 pub mod kquant;
+pub mod libm_exp;
 mod packed;
 pub mod q4_1_packed;
 pub mod q4k_packed;
