@@ -125,3 +125,80 @@ pub(crate) unsafe fn micro<const FORMAT: u8, const R: usize>(
     }
     res
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::quant::testing::{activation_rows, packed_gives_the_mirrors_bits, weights};
+    use crate::quant::testing::{Matmul, Pack};
+    use crate::quant::{has_vnni, Kind};
+    use crate::{q5_0_packed, q8_packed};
+
+    /// Each sixteen-row format: its kind, pack, matmul, held bytes and
+    /// ggml's bytes a block.
+    type Held = fn(usize, usize) -> usize;
+    const FORMATS: [(Kind, Pack, Matmul, Held, usize); 2] = [
+        (
+            Kind::Q5_0,
+            q5_0_packed::pack_q5_0,
+            q5_0_packed::matmul_packed,
+            q5_0_packed::held_bytes,
+            22,
+        ),
+        (
+            Kind::Q8_0,
+            q8_packed::pack_q8_0,
+            q8_packed::matmul_packed,
+            q8_packed::held_bytes,
+            34,
+        ),
+    ];
+
+    #[test]
+    fn packed_layouts_give_the_mirrors_bits() {
+        // Two groups of sixteen and a padded one of five.
+        let (n, k) = (37, 576);
+        for (kind, pack, matmul, held, bb) in FORMATS {
+            let w = weights(kind, n * k / 32, 5);
+            assert_eq!(held(n, k), held(48, k), "{kind:?}: a padded group");
+            if has_vnni() {
+                assert_eq!(held(48, k), 48 * k / 32 * bb, "{kind:?}: ggml's own size");
+            }
+            // Decode (1), an odd row out (3, 133), pairs only (8), both (70).
+            for m in [1, 3, 8, 70, 133] {
+                let cols = [0..n, 16..32, 32..48, 0..16];
+                let x = activation_rows(m, k);
+                if !packed_gives_the_mirrors_bits(kind, pack, matmul, &w, n, k, &x, m, &cols) {
+                    return;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_largest_sums_stay_exact() {
+        // The largest integers of either sign: Q5_0's values all 15 (every
+        // bit set) or all -16 (none), against activations at -127; Q8_0's
+        // weights at 127 or -127, against activations at -127 or 127.
+        let (n, k) = (16, 256);
+        let cases: [(Kind, u8, f32); 5] = [
+            (Kind::Q5_0, 0xff, -1.0),
+            (Kind::Q5_0, 0x00, -1.0),
+            (Kind::Q8_0, 127, -1.0),
+            (Kind::Q8_0, -127i8 as u8, -1.0),
+            (Kind::Q8_0, 127, 1.0),
+        ];
+        for (kind, fill, x) in cases {
+            let (_, pack, matmul, _, bb) = FORMATS.into_iter().find(|f| f.0 == kind).unwrap();
+            let mut blk = vec![fill; bb];
+            blk[0..2].copy_from_slice(&half::f16::from_f32(0.5).to_le_bytes());
+            let w: Vec<u8> = blk.iter().copied().cycle().take(n * k / 32 * bb).collect();
+            for m in [1, 2] {
+                let x = vec![x; m * k]; // quantized to -127 or 127
+                let all = [0..n, 0..0]; // every column (and an empty range)
+                if !packed_gives_the_mirrors_bits(kind, pack, matmul, &w, n, k, &x, m, &all) {
+                    return;
+                }
+            }
+        }
+    }
+}
