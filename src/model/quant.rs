@@ -184,12 +184,14 @@ enum Layout {
 
 impl GgmlMatrix {
     fn new(format: Format, n: usize, k: usize, data: std::borrow::Cow<'_, [u8]>) -> Self {
+        // Packing at load uses the threads the model will compute with.
+        let t = crate::model::device::cpu_threads();
         let packed = match format {
-            Format::Block(Kind::Q8_0) => pack_q8_0(&data, n, k).map(|d| (d, Layout::PackedQ8_0)),
-            Format::Block(Kind::Q4_1) => pack_q4_1(&data, n, k).map(|d| (d, Layout::PackedQ4_1)),
-            Format::Block(Kind::Q5_0) => pack_q5_0(&data, n, k).map(|d| (d, Layout::PackedQ5_0)),
-            Format::Super(KKind::Q4K) => pack_q4_k(&data, n, k).map(|d| (d, Layout::PackedQ4K)),
-            Format::Super(KKind::Q6K) => pack_q6_k(&data, n, k).map(|d| (d, Layout::PackedQ6K)),
+            Format::Block(Kind::Q8_0) => pack_q8_0(&data, n, k, t).map(|d| (d, Layout::PackedQ8_0)),
+            Format::Block(Kind::Q4_1) => pack_q4_1(&data, n, k, t).map(|d| (d, Layout::PackedQ4_1)),
+            Format::Block(Kind::Q5_0) => pack_q5_0(&data, n, k, t).map(|d| (d, Layout::PackedQ5_0)),
+            Format::Super(KKind::Q4K) => pack_q4_k(&data, n, k, t).map(|d| (d, Layout::PackedQ4K)),
+            Format::Super(KKind::Q6K) => pack_q6_k(&data, n, k, t).map(|d| (d, Layout::PackedQ6K)),
             _ => None,
         };
         let (data, layout) = packed.unwrap_or_else(|| (data.into_owned(), Layout::Ggml));

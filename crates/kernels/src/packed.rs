@@ -48,13 +48,16 @@ const PACK_ALONE_BYTES: usize = 1 << 20;
 /// of `packing.rows` rows: `place(step, c, block)` writes row `c`'s block
 /// into its group's step. A last group of fewer rows is padded with
 /// all-zero blocks (never written out). `None` where this CPU lacks the
-/// kernels or the sizes do not match. Large matrices are packed on all
-/// cores (loading waits on it: a model's every matrix passes here).
+/// kernels or the sizes do not match. Large matrices are packed on up to
+/// `threads` threads (loading waits on it: a model's every matrix passes
+/// here), the user's thread count, so that a desktop app told to leave a
+/// core free does so while it loads too.
 pub(crate) fn pack_groups(
     data: &[u8],
     n: usize,
     k: usize,
     packing: Packing,
+    threads: usize,
     place: impl Fn(&mut [u8], usize, &[u8]) + Sync,
 ) -> Option<Vec<u8>> {
     let Packing {
@@ -91,7 +94,7 @@ pub(crate) fn pack_groups(
     let groups = n.div_ceil(rows);
     let threads = match out.len() {
         0..PACK_ALONE_BYTES => 1,
-        _ => std::thread::available_parallelism().map_or(1, |t| t.get()),
+        _ => threads,
     }
     .min(groups)
     .max(1);
@@ -180,21 +183,26 @@ mod tests {
     use crate::quant::{quantize_activations, Kind};
 
     #[test]
-    fn large_matrices_packed_on_all_cores_give_the_ggml_layouts_bits() {
-        // 1.4 MB of Q8_0 (past PACK_ALONE_BYTES): split between the cores,
-        // the 81 groups of sixteen rows uneven among them, the last padded.
+    fn large_matrices_packed_on_several_threads_give_the_ggml_layouts_bits() {
+        // 1.4 MB of Q8_0 (past PACK_ALONE_BYTES), the last of its 81 groups
+        // of sixteen rows padded: one thread, two (41 and 40 groups) and
+        // four (21, 21, 21, 18) give the same bytes, which compute ggml's.
         let (n, k) = (1290, 1024);
         assert!(n * k / 32 * 34 > super::PACK_ALONE_BYTES);
         let w = weights(Kind::Q8_0, n * k / 32, 21);
-        let Some(packed) = crate::q8_packed::pack_q8_0(&w, n, k) else {
+        let Some(alone) = crate::q8_packed::pack_q8_0(&w, n, k, 1) else {
             eprintln!("no AVX-512 VNNI on this CPU: packing is not tested here");
             return;
         };
+        for threads in [2, 4] {
+            let split = crate::q8_packed::pack_q8_0(&w, n, k, threads).expect("packs");
+            assert!(split == alone, "{threads} threads pack other bytes");
+        }
         let m = 2;
         let a = quantize_activations(&activation_rows(m, k), Kind::Q8_0);
         let mut out = vec![f32::NAN; m * n];
         // SAFETY: packed for (n, k); all columns; m * n outputs.
-        unsafe { crate::q8_packed::matmul_packed(&packed, n, k, &a, m, 0..n, out.as_mut_ptr()) };
+        unsafe { crate::q8_packed::matmul_packed(&alone, n, k, &a, m, 0..n, out.as_mut_ptr()) };
         assert_dots(Kind::Q8_0, &w, n, k, &a, m, &(0..n), &out, "large");
     }
 
@@ -210,7 +218,7 @@ mod tests {
         let (n, k) = (10, 96);
         for (kind, pack, matmul) in formats {
             let w = weights(kind, n * k / 32, 9);
-            let Some(packed) = pack(&w, n, k) else {
+            let Some(packed) = pack(&w, n, k, 1) else {
                 eprintln!("no AVX-512 VNNI on this CPU: packed {kind:?} is not tested here");
                 continue;
             };

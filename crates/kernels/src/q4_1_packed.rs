@@ -27,8 +27,8 @@ const PACKING: Packing = Packing {
 
 /// `data` (`n` rows of `k / 32` ggml Q4_1 blocks) in the packed layout, when
 /// this CPU has the kernels for it and `n` is a multiple of four.
-pub fn pack_q4_1(data: &[u8], n: usize, k: usize) -> Option<Vec<u8>> {
-    pack_groups(data, n, k, PACKING, |dst, c, src| {
+pub fn pack_q4_1(data: &[u8], n: usize, k: usize, threads: usize) -> Option<Vec<u8>> {
+    pack_groups(data, n, k, PACKING, threads, |dst, c, src| {
         dst[2 * c..2 * c + 2].copy_from_slice(&src[0..2]); // d
         dst[8 + 2 * c..8 + 2 * c + 2].copy_from_slice(&src[2..4]); // m
         let at = 16 + 32 * (c / 2) + 16 * (c % 2);

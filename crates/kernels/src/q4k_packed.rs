@@ -59,8 +59,8 @@ pub fn held_bytes(n: usize, k: usize) -> usize {
 
 /// `data` (`n` rows of `k / 256` ggml Q4_K super-blocks) in the packed
 /// layout, when this CPU has the kernels for it.
-pub fn pack_q4_k(data: &[u8], n: usize, k: usize) -> Option<Vec<u8>> {
-    pack_groups(data, n, k, PACKING, |dst, c, src| {
+pub fn pack_q4_k(data: &[u8], n: usize, k: usize, threads: usize) -> Option<Vec<u8>> {
+    pack_groups(data, n, k, PACKING, threads, |dst, c, src| {
         dst[D + 2 * c..D + 2 * c + 2].copy_from_slice(&src[0..2]);
         dst[DMIN + 2 * c..DMIN + 2 * c + 2].copy_from_slice(&src[2..4]);
         for (i, four) in src[4..16].chunks_exact(4).enumerate() {
@@ -256,7 +256,7 @@ mod tests {
         let (n, k) = (37, 768);
         let nb = k / QK_K;
         let w = weights(KKind::Q4K, n * nb, 11);
-        let Some(packed) = pack_q4_k(&w, n, k) else {
+        let Some(packed) = pack_q4_k(&w, n, k, 1) else {
             eprintln!("no AVX-512 VNNI on this CPU: packed Q4_K is not tested here");
             return;
         };
@@ -306,7 +306,7 @@ mod tests {
         blk[0..2].copy_from_slice(&half::f16::from_f32(0.5).to_le_bytes());
         blk[2..4].copy_from_slice(&half::f16::from_f32(0.25).to_le_bytes());
         let w: Vec<u8> = blk.iter().copied().cycle().take(n * nb * 144).collect();
-        let Some(packed) = pack_q4_k(&w, n, k) else {
+        let Some(packed) = pack_q4_k(&w, n, k, 1) else {
             eprintln!("no AVX-512 VNNI on this CPU: packed Q4_K is not tested here");
             return;
         };

@@ -41,8 +41,8 @@ pub fn held_bytes(n: usize, k: usize) -> usize {
 
 /// `data` (`n` rows of `k / 32` ggml Q5_0 blocks) in the packed layout,
 /// when this CPU has the kernels for it.
-pub fn pack_q5_0(data: &[u8], n: usize, k: usize) -> Option<Vec<u8>> {
-    pack_groups(data, n, k, PACKING, |dst, c, src| {
+pub fn pack_q5_0(data: &[u8], n: usize, k: usize, threads: usize) -> Option<Vec<u8>> {
+    pack_groups(data, n, k, PACKING, threads, |dst, c, src| {
         dst[D + 2 * c..D + 2 * c + 2].copy_from_slice(&src[0..2]);
         let qh = u32::from_le_bytes([src[2], src[3], src[4], src[5]]);
         // Lane j's four bits of row c: nibble c of the lane's mask (the

@@ -57,8 +57,8 @@ pub fn held_bytes(n: usize, k: usize) -> usize {
 
 /// `data` (`n` rows of `k / 256` ggml Q6_K super-blocks) in the packed
 /// layout, when this CPU has the kernels for it.
-pub fn pack_q6_k(data: &[u8], n: usize, k: usize) -> Option<Vec<u8>> {
-    pack_groups(data, n, k, PACKING, |dst, c, src| {
+pub fn pack_q6_k(data: &[u8], n: usize, k: usize, threads: usize) -> Option<Vec<u8>> {
+    pack_groups(data, n, k, PACKING, threads, |dst, c, src| {
         dst[D + 2 * c..D + 2 * c + 2].copy_from_slice(&src[208..210]);
         for s in 0..16 {
             dst[SCALES + 2 * GROUP * (s / 2) + 2 * c + s % 2] = src[192 + s];
@@ -320,7 +320,7 @@ mod tests {
     /// Packed against the mirror, every row and column, for `w` (`n` rows).
     fn check(w: &[u8], n: usize, k: usize, x: &dyn Fn(usize) -> Vec<f32>) {
         let nb = k / QK_K;
-        let Some(packed) = pack_q6_k(w, n, k) else {
+        let Some(packed) = pack_q6_k(w, n, k, 1) else {
             eprintln!("no AVX-512 VNNI on this CPU: packed Q6_K is not tested here");
             return;
         };

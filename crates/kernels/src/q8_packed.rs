@@ -34,8 +34,8 @@ pub fn held_bytes(n: usize, k: usize) -> usize {
 
 /// `data` (`n` rows of `k / 32` ggml Q8_0 blocks) in the packed layout,
 /// when this CPU has the kernels for it.
-pub fn pack_q8_0(data: &[u8], n: usize, k: usize) -> Option<Vec<u8>> {
-    pack_groups(data, n, k, PACKING, |dst, c, src| {
+pub fn pack_q8_0(data: &[u8], n: usize, k: usize, threads: usize) -> Option<Vec<u8>> {
+    pack_groups(data, n, k, PACKING, threads, |dst, c, src| {
         dst[D + 2 * c..D + 2 * c + 2].copy_from_slice(&src[0..2]);
         for (lane, four) in src[2..34].chunks_exact(4).enumerate() {
             let at = WEIGHTS + 64 * lane + 4 * c;

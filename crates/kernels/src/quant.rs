@@ -744,7 +744,7 @@ pub(crate) mod testing {
     }
 
     /// A packed layout's pack and matmul.
-    pub type Pack = fn(&[u8], usize, usize) -> Option<Vec<u8>>;
+    pub type Pack = fn(&[u8], usize, usize, usize) -> Option<Vec<u8>>;
     pub type Matmul = unsafe fn(&[u8], usize, usize, &[Q8], usize, Range<usize>, *mut f32);
 
     /// `w` (`n x k` of `kind`) packed by `pack` and run by `matmul` gives
@@ -762,7 +762,7 @@ pub(crate) mod testing {
         m: usize,
         cols: &[Range<usize>],
     ) -> bool {
-        let Some(packed) = pack(w, n, k) else {
+        let Some(packed) = pack(w, n, k, 1) else {
             eprintln!("no AVX-512 VNNI on this CPU: packed {kind:?} is not tested here");
             return false;
         };
